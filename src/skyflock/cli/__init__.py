@@ -1,0 +1,1 @@
+"""The `skyflock` command line: typer commands that talk HTTP to the server."""

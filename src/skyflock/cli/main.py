@@ -1,0 +1,37 @@
+"""The `skyflock` command: one typer app; each command group lives in its own module.
+
+Every command module exposes `register(app)`; this module only assembles them
+and turns user mistakes (`UserError`) into one message and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from skyflock import __version__
+
+app = typer.Typer(
+    name="skyflock",
+    help="A federated batch and workflow system built on ClassAd matchmaking.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command("version")
+def version() -> None:
+    """Print skyflock's version."""
+    typer.echo(f"skyflock {__version__}")
+
+
+# Command modules register themselves below, one line each.
+# (register-commands)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

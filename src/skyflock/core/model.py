@@ -1,0 +1,160 @@
+"""The negotiator's vocabulary: what goes into a cycle and what comes out.
+
+`negotiate(snapshot, config, now) -> Plan` is a pure function; these frozen
+dataclasses are its arguments and result. The manager builds a `Snapshot` from
+the store and the cluster backends, the simulator builds one from its virtual
+federation, and both act on the `Plan`. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from skyflock.classad import ClassAd
+
+NO_GROUP = "<none>"
+"""The accounting group of submitters that belong to no configured group."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """An idle (or running) job as the negotiator sees it.
+
+    `id` is HTCondor's "ClusterId.ProcId". `submitter` is the fair-share unit:
+    the job's `AccountingGroup` ("group.user") when set, else its `Owner`
+    (see `submitter_of`).
+    """
+
+    id: str
+    ad: ClassAd
+    submitter: str
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A partitionable (or static) slot: one per machine, node or agent.
+
+    The ad carries what is still unclaimed (`Cpus`, `Memory` MiB, `Disk` KiB,
+    `GPUs`), the totals (`TotalCpus`...), `Machine`, `Arch`, `OpSys`, the
+    federation attributes `ClusterName`, `Tier`, `Cloud`, `Site`, any user
+    labels, and the slot's own `Start`/`Requirements` and `Rank`.
+    """
+
+    id: str
+    ad: ClassAd
+    partitionable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A running job and the dynamic slot carved for it from `slot_id`."""
+
+    job: Job
+    slot_id: str
+    cpus: int
+    memory: int
+    disk: int
+    gpus: int
+    started_at: float
+    """Virtual or wall time (seconds) at which the job started on the slot."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterState:
+    """A federation member as the negotiator needs it."""
+
+    name: str
+    tier: int = 0
+    cordoned: bool = False
+    healthy: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitterUsage:
+    """Decayed usage and the per-submitter settings `userprio` can change."""
+
+    real_priority: float = 0.5
+    accumulated_usage: float = 0.0
+    """Undecayed usage in slot-weight seconds (core-seconds by default)."""
+    priority_factor: float | None = None
+    """None means the configured default factor."""
+    floor: float | None = None
+    ceiling: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountingState:
+    """Fair-share state: updated only by `fairshare.account`."""
+
+    submitters: Mapping[str, SubmitterUsage] = field(default_factory=dict)
+    last_update: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one negotiation cycle looks at."""
+
+    idle: tuple[Job, ...]
+    running: tuple[Claim, ...]
+    slots: tuple[Slot, ...]
+    accounting: AccountingState
+    clusters: Mapping[str, ClusterState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Start `job_id` on a dynamic slot of these resources carved from `slot_id`."""
+
+    job_id: str
+    slot_id: str
+    cluster: str
+    cpus: int
+    memory: int
+    disk: int
+    gpus: int
+    submitter: str = ""
+    preempts: tuple[str, ...] = ()
+    """Jobs that must be vacated from the slot first (see `Plan.preemptions`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Preemption:
+    """Vacate `job_id` from `slot_id` so that `for_job` can run there."""
+
+    job_id: str
+    slot_id: str
+    for_job: str
+    reason: str
+    """"priority" (fair share) or "rank" (the slot prefers the new job)."""
+    detail: str = ""
+
+
+def submitter_of(ad: ClassAd) -> str:
+    """The fair-share unit of a job ad: `AccountingGroup` when set, else `Owner`."""
+    from skyflock.classad import UNDEFINED
+
+    group = ad.eval("AccountingGroup")
+    if isinstance(group, str) and group:
+        return group
+    owner = ad.eval("Owner")
+    if isinstance(owner, str) and owner:
+        return owner
+    return "nobody" if owner is UNDEFINED else str(owner)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The outcome of one cycle: what to start, what to vacate, and why the rest waits.
+
+    `explanations` maps an idle autocluster's key to its `core.explain`
+    explanation; `autocluster_of` maps every idle job id to that key, so
+    `skyflock q -analyze ID` finds the reasons of any idle job.
+    """
+
+    matches: tuple[Match, ...] = ()
+    preemptions: tuple[Preemption, ...] = ()
+    explanations: Mapping[str, object] = field(default_factory=dict)
+    autocluster_of: Mapping[str, str] = field(default_factory=dict)
