@@ -170,7 +170,7 @@ def negotiator_config(data: Mapping[str, Any]) -> NegotiatorConfig:
         if key in {"groups", "submitters", "extra"} or key not in scalar:
             extra[key] = value
             continue
-        default = getattr(NegotiatorConfig, key, None)
+        default = scalar[key].default
         if isinstance(default, bool):
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}: expected true or false, got {value!r}")
