@@ -1,0 +1,184 @@
+"""The ClassAd: a set of named expressions, the unit that jobs and slots are made of.
+
+Names are case-insensitive but keep the spelling they were given. Each
+attribute holds an `Expr`; setting a plain Python value stores the literal
+for it. Internally the ad keeps dicts keyed by lower-case name: the
+expressions, the spellings, the values of constant attributes (so compiled
+code reads `Memory = 4096` with one dict probe) and the compiled code of the
+others. Neighbours: `nodes` (expressions), `forms` (reading and printing the
+new, old and JSON forms), `runtime` (how references resolve during evaluation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from skyflock.classad.nodes import AdExpr, Expr, literal_of
+from skyflock.classad.nodes import Literal as LiteralNode
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from skyflock.classad.values import Value
+
+Form = Literal["new", "old", "json"]
+
+
+class ClassAd:
+    """A ClassAd. `ad[name] = value_or_expr`, `ad.lookup(name)`, `ad.eval(name, target)`."""
+
+    __slots__ = ("__weakref__", "_busy", "_code", "_consts", "_exprs", "_names", "_parent")
+
+    def __init__(self, mapping: Mapping[str, Any] | None = None) -> None:
+        self._exprs: dict[str, Expr] = {}
+        self._names: dict[str, str] = {}
+        self._consts: dict[str, Any] = {}
+        self._code: dict[str, Callable[..., Value]] = {}
+        self._busy: set[str] = set()
+        self._parent: ClassAd | None = None
+        if mapping is not None:
+            self.update(mapping)
+
+    # -- reading -------------------------------------------------------------
+    @classmethod
+    def parse(cls, text: str) -> ClassAd:
+        """Read one ad in the new (`[a = 1]`), old (`a = 1` per line) or JSON form."""
+        from skyflock.classad.forms import parse_ad
+
+        return parse_ad(text)
+
+    def format(self, form: Form = "new") -> str:
+        """This ad as text in the `new`, `old` or `json` form."""
+        from skyflock.classad.forms import format_ad
+
+        return format_ad(self, form)
+
+    # -- the mapping ---------------------------------------------------------
+    def __setitem__(self, name: str, value: Any) -> None:
+        if not isinstance(name, str) or not name:
+            raise KeyError(f"attribute names are non-empty strings, not {name!r}")
+        expr = literal_of(value)
+        key = name.lower()
+        self._names.pop(key, None)  # re-spell on re-assignment
+        self._names[key] = name
+        self._exprs[key] = expr
+        self._code.pop(key, None)
+        if type(expr) is LiteralNode:
+            self._consts[key] = expr.value
+        else:
+            self._consts.pop(key, None)
+
+    def __delitem__(self, name: str) -> None:
+        key = name.lower()
+        del self._exprs[key]
+        del self._names[key]
+        self._consts.pop(key, None)
+        self._code.pop(key, None)
+
+    def __getitem__(self, name: str) -> Value:
+        """The evaluated value of an attribute (KeyError when the ad has no such name)."""
+        key = name.lower()
+        if key not in self._exprs:
+            raise KeyError(name)
+        return self.eval(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The evaluated value of `name`, or `default` when the ad lacks it."""
+        return self.eval(name) if name.lower() in self._exprs else default
+
+    def lookup(self, name: str) -> Expr | None:
+        """The expression of `name`, or None."""
+        return self._exprs.get(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._exprs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._names.values()))
+
+    def __len__(self) -> int:
+        return len(self._exprs)
+
+    def keys(self) -> list[str]:
+        return list(self._names.values())
+
+    def items(self) -> list[tuple[str, Expr]]:
+        """(spelled name, expression) pairs."""
+        return [(self._names[k], e) for k, e in self._exprs.items()]
+
+    def name_of(self, name: str) -> str | None:
+        """The spelling this ad uses for `name`, or None."""
+        return self._names.get(name.lower())
+
+    def copy(self) -> ClassAd:
+        """A new ad with the same attributes (expressions are immutable and shared)."""
+        new = ClassAd()
+        new._exprs = dict(self._exprs)
+        new._names = dict(self._names)
+        new._consts = dict(self._consts)
+        new._code = dict(self._code)
+        return new
+
+    def update(self, other: ClassAd | Mapping[str, Any]) -> None:
+        """Set every attribute of `other` here."""
+        if isinstance(other, ClassAd):
+            for key, expr in other._exprs.items():
+                self[other._names[key]] = expr
+        else:
+            for name, value in other.items():
+                self[name] = value
+
+    def clear(self) -> None:
+        for d in (self._exprs, self._names, self._consts, self._code):
+            d.clear()
+
+    # -- evaluation ----------------------------------------------------------
+    def eval(
+        self,
+        name: str,
+        target: ClassAd | None = None,
+        *,
+        now: int | None = None,
+        rng: object | None = None,
+    ) -> Value:
+        """The value of attribute `name` with this ad as MY and `target` as TARGET."""
+        from skyflock.classad import runtime
+
+        return runtime.eval_attribute(self, name.lower(), target, now=now, rng=rng)
+
+    @property
+    def parent(self) -> ClassAd | None:
+        """The enclosing ad of a nested ad reached during evaluation (None at top level)."""
+        return self._parent
+
+    def _view(self, parent: ClassAd | None) -> ClassAd:
+        """This ad's attributes seen from inside `parent` (shares all storage)."""
+        view = ClassAd.__new__(ClassAd)
+        view._exprs = self._exprs
+        view._names = self._names
+        view._consts = self._consts
+        view._code = self._code
+        view._busy = self._busy
+        view._parent = parent
+        return view
+
+    # -- comparison and display ---------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ClassAd):
+            return NotImplemented
+        return self._exprs == other._exprs
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def same_spelling(self, other: ClassAd) -> bool:
+        """Equal, and every name spelled the same way."""
+        return self == other and self._names == other._names
+
+    def __str__(self) -> str:
+        return self.format("new")
+
+    def __repr__(self) -> str:
+        return f"ClassAd.parse({self.format('new')!r})"
+
+    def as_expr(self) -> AdExpr:
+        """This ad as a nested-ad expression."""
+        return AdExpr(tuple((self._names[k], e) for k, e in self._exprs.items()))

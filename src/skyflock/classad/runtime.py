@@ -1,0 +1,280 @@
+"""How references resolve while an expression is evaluated.
+
+Both evaluators use these helpers: the tree walker (`evaluate`) and the
+generated code (`compile`). The context of an evaluation is four values:
+
+* `scope`: the ad whose attributes an unscoped name looks in first (then its
+  enclosing ads, for nested ads);
+* `my` and `target`: the two ads of a match (either may be None);
+* `env`: the caller's clock reading and random source (`EvalEnv`), or None.
+
+The rules, after HTCondor's: an unscoped name walks `scope` and its enclosing
+ads; when the walk started at a top-level ad, it then looks in `target`.
+`MY.x` / `TARGET.x` look in that ad only, `PARENT.x` in the enclosing ad. An
+attribute found in an ad is evaluated with that ad as its scope, and with MY
+and TARGET swapped when the ad belongs to the target side. An attribute that is
+already being evaluated when it is referenced again (a cycle) is ERROR, and so
+is nesting too deep for Python's stack.
+"""
+
+from __future__ import annotations
+
+import random as _random
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from skyflock.classad.nodes import AdExpr
+from skyflock.classad.values import ERROR, UNDEFINED
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from skyflock.classad.ad import ClassAd
+    from skyflock.classad.values import Value
+
+MISSING: Final = object()
+
+
+class EvalEnv:
+    """What an evaluation may need from outside: the time (`now`, seconds) and a random source."""
+
+    __slots__ = ("now", "rng")
+
+    def __init__(self, now: int | None = None, rng: object | None = None) -> None:
+        self.now = now
+        if isinstance(rng, int) and not isinstance(rng, bool):
+            rng = _random.Random(rng)
+        self.rng: _random.Random | None = rng  # type: ignore[assignment]
+
+
+def make_env(now: int | None, rng: object | None) -> EvalEnv | None:
+    if now is None and rng is None:
+        return None
+    return EvalEnv(now, rng)
+
+
+def _root(ad: ClassAd) -> ClassAd:
+    while ad._parent is not None:
+        ad = ad._parent
+    return ad
+
+
+def eval_attr(ad: ClassAd, key: str, my: Any, target: Any, env: Any) -> Value:
+    """Evaluate attribute `key` (known to exist) of `ad` in its own scope."""
+    v = ad._consts.get(key, MISSING)
+    if v is not MISSING:
+        return v
+    busy = ad._busy
+    if key in busy:
+        return ERROR
+    fn = ad._code.get(key)
+    if fn is None:
+        fn = ad._code[key] = ad._exprs[key].compile()
+    root = ad if ad._parent is None else _root(ad)
+    if root is not my:
+        if root is target:
+            my, target = target, my
+        else:
+            my = root
+    busy.add(key)
+    try:
+        return fn(my, target, ad, env)
+    except RecursionError:
+        return ERROR
+    finally:
+        busy.discard(key)
+
+
+def resolve(scope: Any, my: Any, target: Any, key: str, env: Any) -> Value:
+    """An unscoped name: the scope chain, then (from a top-level ad) the target."""
+    ad = scope
+    while ad is not None:
+        v = ad._consts.get(key, MISSING)
+        if v is not MISSING:
+            return v
+        if key in ad._exprs:
+            return eval_attr(ad, key, my, target, env)
+        ad = ad._parent
+    if target is not None and (scope is None or scope._parent is None) and target is not scope:
+        v = target._consts.get(key, MISSING)
+        if v is not MISSING:
+            return v
+        if key in target._exprs:
+            return eval_attr(target, key, my, target, env)
+    if key == "my" and my is not None:
+        return my
+    if key == "target" and target is not None:
+        return target
+    return UNDEFINED
+
+
+def lookup_in(ad: Any, key: str, my: Any, target: Any, env: Any) -> Value:
+    """`ad.key`: the ad and its enclosing ads, no target fallback."""
+    while ad is not None:
+        v = ad._consts.get(key, MISSING)
+        if v is not MISSING:
+            return v
+        if key in ad._exprs:
+            return eval_attr(ad, key, my, target, env)
+        ad = ad._parent
+    return UNDEFINED
+
+
+def scoped(scope: Any, my: Any, target: Any, which: str, key: str, env: Any) -> Value:
+    """`MY.key`, `TARGET.key`, `PARENT.key`, `.key` (root)."""
+    if which == "my":
+        ad = my
+    elif which == "target":
+        ad = target
+    elif which == "parent":
+        ad = scope._parent if scope is not None else None
+    else:  # root
+        ad = _root(scope) if scope is not None else None
+    if ad is None:
+        return UNDEFINED
+    return lookup_in(ad, key, my, target, env)
+
+
+def select(base: Value, key: str, my: Any, target: Any, env: Any) -> Value:
+    """`base.key` once `base` is evaluated."""
+    from skyflock.classad.ad import ClassAd
+
+    if isinstance(base, ClassAd):
+        return lookup_in(base, key, my, target, env)
+    if base is UNDEFINED:
+        return UNDEFINED
+    if isinstance(base, list):
+        return [select(item, key, my, target, env) for item in base]
+    return ERROR
+
+
+def subscript(base: Value, index: Value, my: Any, target: Any, env: Any) -> Value:
+    """`base[index]` once both are evaluated."""
+    from skyflock.classad.ad import ClassAd
+
+    if base is ERROR or index is ERROR:
+        return ERROR
+    if isinstance(base, list):
+        if type(index) is int:
+            if 0 <= index < len(base):
+                return base[index]
+            return ERROR
+        return UNDEFINED if index is UNDEFINED else ERROR
+    if isinstance(base, ClassAd):
+        if type(index) is str:
+            return lookup_in(base, index.lower(), my, target, env)
+        return UNDEFINED if index is UNDEFINED else ERROR
+    if base is UNDEFINED:
+        return UNDEFINED
+    return ERROR
+
+
+def ad_value(template: AdExpr, scope: Any) -> ClassAd:
+    """The value of a nested-ad literal evaluated inside `scope`."""
+    return template.template()._view(scope)
+
+
+def eval_attribute(
+    ad: ClassAd, key: str, target: ClassAd | None, *, now: int | None, rng: object | None
+) -> Value:
+    """`ClassAd.eval`: attribute `key` of `ad` with `ad` as MY."""
+    if key not in ad._exprs:
+        return UNDEFINED
+    return eval_attr(ad, key, ad, target, make_env(now, rng))
+
+
+# -- functions ------------------------------------------------------------------
+_builtins: Mapping[str, Callable[..., Value]] | None = None
+
+
+def builtins() -> Mapping[str, Callable[..., Value]]:
+    """The strict built-in functions (`functions.BUILTINS`), loaded once."""
+    global _builtins
+    if _builtins is None:
+        try:
+            from skyflock.classad.functions import BUILTINS
+        except ImportError:  # pragma: no cover - only while the library is being assembled
+            BUILTINS = {}
+        _builtins = BUILTINS
+    return _builtins
+
+
+def call_strict(key: str, args: list[Value]) -> Value:
+    fn = builtins().get(key)
+    if fn is None:
+        return ERROR
+    try:
+        return fn(*args)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        return ERROR
+
+
+def fn_time(env: Any) -> Value:
+    if env is None or env.now is None:
+        return UNDEFINED
+    return int(env.now)
+
+
+def fn_random(env: Any, args: list[Value]) -> Value:
+    if len(args) > 1:
+        return ERROR
+    rng = env.rng if env is not None else None
+    if rng is None:
+        return UNDEFINED
+    if not args:
+        return rng.random()
+    bound = args[0]
+    if type(bound) is int:
+        return rng.randrange(bound) if bound > 0 else ERROR
+    if type(bound) is float:
+        return rng.random() * bound
+    return UNDEFINED if bound is UNDEFINED else ERROR
+
+
+def fn_eval(text: Value, scope: Any, my: Any, target: Any, env: Any) -> Value:
+    """`eval(s)`: parse `s` and evaluate it where the call stands."""
+    if text is UNDEFINED:
+        return UNDEFINED
+    if type(text) is not str:
+        return ERROR
+    from skyflock.classad.errors import ClassAdSyntaxError
+    from skyflock.classad.parser import parse
+
+    try:
+        expr = parse(text)
+    except ClassAdSyntaxError:
+        return ERROR
+    try:
+        return expr.compile()(my, target, scope, env)
+    except RecursionError:
+        return ERROR
+
+
+def fn_unparse_ref(scope: Any, my: Any, target: Any, which: str | None, key: str) -> Value:
+    """`unparse(attr)`: the source text of the attribute `attr` refers to."""
+    from skyflock.classad.unparse import unparse
+
+    if which is None:
+        ad = scope
+        while ad is not None:
+            if key in ad._exprs:
+                return unparse(ad._exprs[key])
+            ad = ad._parent
+        if (
+            target is not None
+            and scope is not None
+            and scope._parent is None
+            and key in target._exprs
+        ):
+            return unparse(target._exprs[key])
+        return UNDEFINED
+    ad = {"my": my, "target": target}.get(which)
+    if which == "parent":
+        ad = scope._parent if scope is not None else None
+    while ad is not None:
+        if key in ad._exprs:
+            return unparse(ad._exprs[key])
+        ad = ad._parent
+    return UNDEFINED
+
+
+CONTEXT_FUNCTIONS: Final = frozenset({"ifthenelse", "eval", "unparse", "time", "random"})
+"""Functions the evaluators implement themselves (lazy or needing the context)."""
