@@ -65,7 +65,7 @@ class Streams:
 
 def check_job_id(job_id: str) -> None:
     """A job id becomes a directory name: refuse what would escape the log directory."""
-    if job_id in (".", "..") or "/" in job_id or "\0" in job_id:
+    if job_id in ("", ".", "..") or "/" in job_id or "\0" in job_id:
         raise ValueError(f"job id {job_id!r} cannot name a log directory")
 
 
