@@ -189,11 +189,9 @@ def builtins() -> Mapping[str, Callable[..., Value]]:
     """The strict built-in functions (`functions.BUILTINS`), loaded once."""
     global _builtins
     if _builtins is None:
-        try:
-            from skyflock.classad.functions import BUILTINS
-        except ImportError:  # pragma: no cover - only while the library is being assembled
-            BUILTINS = {}
-        _builtins = BUILTINS
+        from skyflock.classad import functions
+
+        _builtins = functions.BUILTINS
     return _builtins
 
 
