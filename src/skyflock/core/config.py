@@ -57,16 +57,18 @@ class NegotiatorConfig:
     slot_weight: str = "Cpus"
     """ClassAd expression over a dynamic slot: the usage one claim costs per second."""
     preemption_requirements: str = (
-        "RemoteUserPrio > SubmitterUserPrio * 1.2 && TotalJobRunTime >= 600"
+        "RemoteUserResourcesInUse > RemoteUserFairShare * 1.2"
+        " && RemoteUserPrio > SubmitterUserPrio && TotalJobRunTime >= 600"
     )
-    """When may a running job be preempted for a better-priority submitter."""
+    """When may a running job be preempted for a better-priority submitter: its
+    submitter holds 20% more than its fair share, has a worse priority than the
+    new job's submitter, and the job has run 10 minutes (docs/negotiation.md)."""
     preemption_rank: str = "RemoteUserPrio * 1000000 - TotalJobRunTime"
     """Among candidate victims, higher rank is preempted first."""
-    pre_job_rank: str = (
-        "(RemoteOwner =?= undefined) * 1000000000 - Tier * 1000000"
-        " - (Cpus - TARGET.RequestCpus) * 1000 - (Memory - TARGET.RequestMemory) / 1024"
-    )
-    """Slot ordering before the job's Rank: unclaimed first, low Tier, best fit."""
+    pre_job_rank: str = "(RemoteOwner =?= undefined) * 1000000000 - Tier * 1000000"
+    """Slot ordering before the job's Rank: unclaimed first, low Tier. Best fit
+    (least remaining resources) is built in right after it; a rank that reads a
+    slot's remaining resources forces the slow path (docs/negotiation.md)."""
     post_job_rank: str = "0"
     """Slot ordering after the job's Rank."""
     priority_preemption: bool = True

@@ -149,8 +149,8 @@ def submitter_of(ad: ClassAd) -> str:
 class Plan:
     """The outcome of one cycle: what to start, what to vacate, and why the rest waits.
 
-    `explanations` maps an idle autocluster's key to its `core.explain`
-    explanation; `autocluster_of` maps every idle job id to that key, so
+    `explanations` maps an idle autocluster's key to its
+    `core.explain.Explanation`; `autocluster_of` maps every idle job id to that key, so
     `skyflock q -analyze ID` finds the reasons of any idle job.
     """
 
@@ -158,3 +158,7 @@ class Plan:
     preemptions: tuple[Preemption, ...] = ()
     explanations: Mapping[str, object] = field(default_factory=dict)
     autocluster_of: Mapping[str, str] = field(default_factory=dict)
+    submitter_limits: Mapping[str, float] = field(default_factory=dict)
+    """Each submitter's pie-spin limit in the cycle's last spin (slot-weight units)."""
+    stats: Mapping[str, float] = field(default_factory=dict)
+    """Counters of the cycle: autoclusters, slot groups, pair evaluations, spins, capacity."""

@@ -1,0 +1,243 @@
+"""Autoclusters: idle jobs and slots grouped by what matchmaking can tell apart.
+
+A match between a job and a slot depends only on the attributes the
+expressions involved read. So the negotiator groups idle jobs by their
+*significant attributes* — every job attribute read by a slot's
+Start/Requirements/Rank or by a negotiator expression, plus the job's own
+Requirements, Rank, what those read from the job itself, and the resource
+requests — and evaluates a match once per (job group, slot group) instead of
+once per (job, slot). Slots are grouped likewise by the slot attributes the
+jobs' Requirements/Rank and the negotiator's expressions read; their remaining
+resources are kept apart (`core.carve`) because carving changes them during a
+cycle.
+
+Expressions are told apart structurally: two jobs whose `Requirements` print
+the same belong together. Within one cycle an expression object is hashed at
+most once (an id cache), which keeps grouping a million jobs linear.
+
+Neighbours: `core.negotiate` builds the groups each cycle; `core.explain`
+reports per job group; `core.carve` reads requests and resources. Pure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from skyflock.classad.nodes import Literal
+from skyflock.core import carve
+from skyflock.core.carve import Resources
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from skyflock.classad import ClassAd, Expr
+    from skyflock.core.model import Job, Slot
+
+JOB_ALWAYS = ("requirements", "rank", *carve.REQUEST_ATTRS)
+"""Job attributes that are significant whatever the slots say."""
+
+SLOT_ALWAYS = (
+    "start",
+    "requirements",
+    "rank",
+    "clustername",
+    "tier",
+    "maxjobretirementtime",
+    *carve.TOTAL_ATTRS,
+)
+"""Slot attributes that are significant whatever the jobs say (resources left are kept apart)."""
+
+SLOT_EXPRESSIONS = ("start", "requirements", "rank")
+"""The slot's own matchmaking expressions."""
+JOB_EXPRESSIONS = ("requirements", "rank")
+
+
+class _Tokens:
+    """Turns attribute expressions into cheap hashable tokens, one structural hash per object."""
+
+    __slots__ = ("by_id", "interned", "keep", "nonliteral")
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, int] = {}
+        self.interned: dict[Expr, int] = {}
+        self.keep: list[Expr] = []
+        self.nonliteral: list[Expr] = []
+
+    def token(self, expr: Expr | None) -> object:
+        if expr is None:
+            return None
+        if type(expr) is Literal:
+            return expr
+        tok = self.by_id.get(id(expr))
+        if tok is None:
+            tok = self.interned.get(expr)
+            if tok is None:
+                tok = self.interned[expr] = len(self.interned)
+                self.nonliteral.append(expr)
+            self.by_id[id(expr)] = tok
+            self.keep.append(expr)  # keep the id valid for the cycle
+        return tok
+
+
+def _refs(expr: Expr, my: ClassAd | None, *, own: bool) -> set[str]:
+    return expr.internal_refs(my) if own else expr.external_refs(my)
+
+
+def distinct_expressions(
+    ads: Iterable[ClassAd], names: Sequence[str]
+) -> list[tuple[Expr, ClassAd]]:
+    """Each distinct expression of the named attributes, with one ad that holds it."""
+    seen_ids: set[int] = set()
+    seen: set[Expr] = set()
+    out: list[tuple[Expr, ClassAd]] = []
+    keep: list[Expr] = []
+    for ad in ads:
+        for name in names:
+            expr = ad.lookup(name)
+            if expr is None or type(expr) is Literal or id(expr) in seen_ids:
+                continue
+            seen_ids.add(id(expr))
+            keep.append(expr)
+            if expr not in seen:
+                seen.add(expr)
+                out.append((expr, ad))
+    return out
+
+
+def config_refs(expressions: Iterable[Expr]) -> set[str]:
+    """Every attribute a negotiator expression may read, from either ad."""
+    out: set[str] = set()
+    for expr in expressions:
+        out |= expr.internal_refs(None) | expr.external_refs(None)
+    return out
+
+
+@dataclass(slots=True)
+class JobGroup:
+    """One job autocluster: jobs that every slot and expression sees alike."""
+
+    index: int
+    key: str
+    """Stable name of the autocluster (a digest of its significant attributes)."""
+    rep: Job
+    """The first job of the group; matchmaking evaluates with its ad."""
+    request: Resources
+    requirements: Expr | None
+    rank: Expr | None
+    count: int = 0
+
+
+@dataclass(slots=True)
+class SlotGroup:
+    """Slots alike in every significant attribute except the resources they have left."""
+
+    index: int
+    rep: Slot
+    cluster: str
+    partitionable: bool
+    totals: Resources
+    slots: list[int] = field(default_factory=list)
+    """Indices into the snapshot's slots."""
+
+
+def _digest(attrs: Sequence[str], ad: ClassAd) -> str:
+    text = "\n".join(f"{a}={ad.lookup(a)}" for a in attrs if ad.lookup(a) is not None)
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def _closure(base: set[str], tokens: _Tokens) -> set[str]:
+    """Attributes the non-literal values found so far may read from their own ad.
+
+    What an expression reads is as significant as the expression: a job's
+    `Requirements` reading `MY.Foo` makes `Foo` significant. Unscoped names are
+    counted too (an extra attribute only splits groups, never merges them).
+    """
+    extra: set[str] = set()
+    for expr in tokens.nonliteral:
+        extra |= expr.internal_refs(None)
+    return extra - base
+
+
+def group_jobs(
+    jobs: Sequence[Job], significant: Iterable[str], quantum: int
+) -> tuple[list[JobGroup], list[int], tuple[str, ...]]:
+    """Group idle jobs into autoclusters.
+
+    Returns the groups, the group index of each job (in input order) and the
+    significant attributes used (the given ones plus what the jobs' own
+    expressions read from the job).
+    """
+    attrs = set(significant) | set(JOB_ALWAYS)
+    while True:
+        order = tuple(sorted(attrs))
+        tokens = _Tokens()
+        tok = tokens.token
+        index: dict[tuple[object, ...], int] = {}
+        of_job: list[int] = []
+        append = of_job.append
+        reps: list[Job] = []
+        for job in jobs:
+            lookup = job.ad.lookup
+            key = tuple([tok(lookup(a)) for a in order])
+            gi = index.get(key)
+            if gi is None:
+                gi = index[key] = len(reps)
+                reps.append(job)
+            append(gi)
+        more = _closure(attrs, tokens)
+        if not more:
+            break
+        attrs |= more
+    groups = [
+        JobGroup(
+            index=i,
+            key="ac-" + _digest(order, rep.ad),
+            rep=rep,
+            request=carve.request_of(rep.ad, quantum),
+            requirements=rep.ad.lookup("requirements"),
+            rank=rep.ad.lookup("rank"),
+        )
+        for i, rep in enumerate(reps)
+    ]
+    for gi in of_job:
+        groups[gi].count += 1
+    return groups, of_job, order
+
+
+def group_slots(
+    slots: Sequence[Slot], significant: Iterable[str]
+) -> tuple[list[SlotGroup], tuple[str, ...]]:
+    """Group slots by their significant attributes (remaining resources excluded)."""
+    attrs = (set(significant) | set(SLOT_ALWAYS)) - set(carve.RESOURCE_ATTRS)
+    for expr, ad in distinct_expressions((s.ad for s in slots), SLOT_EXPRESSIONS):
+        attrs |= expr.internal_refs(ad)
+    attrs -= set(carve.RESOURCE_ATTRS)
+    while True:
+        order = tuple(sorted(attrs))
+        tokens = _Tokens()
+        tok = tokens.token
+        index: dict[tuple[object, ...], int] = {}
+        groups: list[SlotGroup] = []
+        for i, slot in enumerate(slots):
+            lookup = slot.ad.lookup
+            key = (slot.partitionable, *[tok(lookup(a)) for a in order])
+            gi = index.get(key)
+            if gi is None:
+                gi = index[key] = len(groups)
+                cluster = slot.ad.eval("ClusterName")
+                groups.append(
+                    SlotGroup(
+                        index=gi,
+                        rep=slot,
+                        cluster=cluster if isinstance(cluster, str) else "",
+                        partitionable=slot.partitionable,
+                        totals=carve.totals_of(slot.ad),
+                    )
+                )
+            groups[gi].slots.append(i)
+        more = _closure(attrs, tokens) - set(carve.RESOURCE_ATTRS)
+        if not more:
+            break
+        attrs |= more
+    return groups, order

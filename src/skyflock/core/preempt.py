@@ -1,0 +1,250 @@
+"""Preemption: which running jobs to vacate so that an idle job can start.
+
+Called by `core.negotiate` for a request that found no free slot while its
+submitter is still under its fair-share limit. A running job (a `Claim`) is a
+candidate victim when
+
+- *rank preemption* (`rank_preemption`): the slot's `Rank` prefers the new
+  job to the running one; or
+- *priority preemption* (`priority_preemption`): it belongs to another
+  submitter and `preemption_requirements` is true;
+
+and it is not protected by `MaxJobRetirementTime`: the job has run at least
+that long (the slot's value evaluated against the job, and the job's own; the
+smaller one counts when both are set).
+
+The preemption expressions are evaluated with MY = a *context ad*: the slot
+ad, overlaid with the running job's attributes (its Requirements, Rank and
+Start excepted) and with `RemoteUser`/`RemoteOwner` (the victim's submitter),
+`RemoteGroup`, `RemoteUserPrio` (its effective priority),
+`RemoteUserResourcesInUse` and `RemoteUserFairShare` (slot weight it holds
+and its pie-spin limit this cycle), `TotalJobRunTime`, `JobStart`,
+`SubmitterUser`, `SubmitterGroup`, `SubmitterUserPrio` (the new job's
+submitter); TARGET = the new job. `preemption_rank` orders the victims of one
+slot (higher first); in a partitionable slot victims are added, best first,
+until the free resources plus theirs fit the new job.
+
+Neighbours: `core.negotiate` (caller), `core.matchtable` (static match of the
+slot group), `core.pool` (the slot's free part). Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from skyflock.classad.values import ERROR, UNDEFINED
+from skyflock.core import carve, fairshare, groups
+from skyflock.core.carve import Resources
+from skyflock.core.matchtable import MatchTable, as_rank
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from skyflock.classad import ClassAd, Expr
+    from skyflock.core.config import NegotiatorConfig
+    from skyflock.core.model import Claim, Snapshot
+    from skyflock.core.pool import Pool
+
+PRIORITY = "priority"
+RANK = "rank"
+
+_SKIP = {"requirements", "rank", "start"}
+
+
+def _seconds(value: object) -> float | None:
+    if value is UNDEFINED or value is ERROR or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+class Preemptor:
+    """Candidate victims of one cycle, with the state that changes as victims are taken."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        config: NegotiatorConfig,
+        table: MatchTable,
+        pool: Pool,
+        slot_group_of: Sequence[int],
+        usable: Sequence[bool],
+        effective: Mapping[str, float],
+        now: float,
+        *,
+        preemption_requirements: Expr,
+        preemption_rank: Expr,
+        usage: Callable[[str], float] | None = None,
+    ) -> None:
+        self.snapshot = snapshot
+        self.config = config
+        self.table = table
+        self.pool = pool
+        self.slot_group_of = slot_group_of
+        self.now = now
+        self.effective = dict(effective)
+        self._req = preemption_requirements.compile()
+        self._rank = preemption_rank.compile()
+        index = {slot.id: i for i, slot in enumerate(snapshot.slots)}
+        self.claims: dict[int, list[Claim]] = {}
+        for claim in snapshot.running:
+            i = index.get(claim.slot_id)
+            if i is not None and usable[slot_group_of[i]]:
+                self.claims.setdefault(i, []).append(claim)
+        for claims in self.claims.values():
+            claims.sort(key=lambda c: (-c.started_at, c.job.id))
+        used: dict[str, float] = {}
+        for claim in snapshot.running:
+            used[claim.job.submitter] = used.get(claim.job.submitter, 0.0) + (
+                fairshare.claim_weight(claim, config)
+            )
+        self._static_usage = used
+        self.usage = usage or (lambda name: self._static_usage.get(name, 0.0))
+        self.limits: Mapping[str, float] = {}
+        self.taken: set[str] = set()
+        self._contexts: dict[str, ClassAd] = {}
+        self.protected: dict[str, float] = {}
+        """Job id -> time its retirement ends, for victims that were spared (explanations)."""
+
+    # -- per claim -----------------------------------------------------------
+    def _prio(self, name: str) -> float:
+        prio = self.effective.get(name)
+        if prio is None:
+            prio = self.effective[name] = fairshare.effective_priority(
+                self.snapshot.accounting, name, self.config
+            )
+        return prio
+
+    def context(self, claim: Claim, slot_ad: ClassAd, submitter: str) -> ClassAd:
+        ad = self._contexts.get(claim.job.id)
+        if ad is None:
+            ad = slot_ad.copy()
+            for name in claim.job.ad:
+                if name.lower() not in _SKIP:
+                    expr = claim.job.ad.lookup(name)
+                    if expr is not None:
+                        ad[name] = expr
+            who = claim.job.submitter
+            ad["RemoteUser"] = who
+            ad["RemoteOwner"] = who
+            ad["RemoteGroup"] = groups.group_of(who, self.config)
+            ad["RemoteUserPrio"] = self._prio(who)
+            ad["TotalJobRunTime"] = max(0.0, self.now - claim.started_at)
+            ad["JobStart"] = claim.started_at
+            self._contexts[claim.job.id] = ad
+        who = claim.job.submitter
+        ad["RemoteUserResourcesInUse"] = self.usage(who)
+        ad["RemoteUserFairShare"] = self.limits.get(who, self.usage(who))
+        ad["SubmitterUser"] = submitter
+        ad["SubmitterGroup"] = groups.group_of(submitter, self.config)
+        ad["SubmitterUserPrio"] = self._prio(submitter)
+        return ad
+
+    def retirement_end(self, claim: Claim, slot_ad: ClassAd) -> float | None:
+        """When the claim's retirement protection ends (None: no protection)."""
+        values = [
+            v
+            for v in (
+                _seconds(slot_ad.eval("MaxJobRetirementTime", claim.job.ad)),
+                _seconds(claim.job.ad.eval("MaxJobRetirementTime")),
+            )
+            if v is not None
+        ]
+        if not values:
+            return None
+        return claim.started_at + min(values)
+
+    def why(self, claim: Claim, slot_ad: ClassAd, new_job: ClassAd, submitter: str) -> str | None:
+        """The reason this claim may be preempted for the new job, or None."""
+        end = self.retirement_end(claim, slot_ad)
+        if end is not None and self.now < end:
+            self.protected[claim.job.id] = end
+            return None
+        if self.config.rank_preemption:
+            rank = slot_ad.lookup("rank")
+            if rank is not None:
+                fn = rank.compile()
+                if as_rank(fn(slot_ad, new_job)) > as_rank(fn(slot_ad, claim.job.ad)):
+                    return RANK
+        if self.config.priority_preemption and claim.job.submitter != submitter:
+            ad = self.context(claim, slot_ad, submitter)
+            if self._req(ad, new_job) is True:
+                return PRIORITY
+        return None
+
+    def detail(self, claim: Claim, submitter: str, reason: str) -> str:
+        who = claim.job.submitter
+        ran = max(0.0, self.now - claim.started_at)
+        if reason == RANK:
+            return f"the slot ranks {submitter}'s job above {who}'s job (ran {ran:.0f}s)"
+        return (
+            f"{who} (priority {self._prio(who):.1f}, using {self.usage(who):.1f}"
+            f" of fair share {self.limits.get(who, 0.0):.1f}) yields to {submitter}"
+            f" (priority {self._prio(submitter):.1f}); ran {ran:.0f}s"
+        )
+
+    # -- the search ------------------------------------------------------------
+    def find(
+        self, a: int, submitter: str, limits: Mapping[str, float]
+    ) -> tuple[int, list[tuple[Claim, str]]] | None:
+        """The best slot to preempt for one job of group `a`, and its victims with reasons."""
+        self.limits = limits
+        job = self.table.jobs[a]
+        need = job.request
+        new_ad = job.rep.ad
+        best: tuple[object, ...] | None = None
+        found: tuple[int, list[tuple[Claim, str]]] | None = None
+        for i in sorted(self.claims):
+            g = self.slot_group_of[i]
+            group = self.table.slots[g]
+            if not carve.fits(group.totals, need):
+                continue
+            pair = self.table.pair(a, g)
+            if pair is None:
+                continue
+            slot_ad = self.snapshot.slots[i].ad
+            free = self.pool.remaining[i] if group.partitionable else carve.NOTHING
+            eligible: list[tuple[float, Claim, str]] = []
+            claims = [c for c in self.claims[i] if c.job.id not in self.taken]
+            if not claims:
+                continue
+            for claim in claims:
+                reason = self.why(claim, slot_ad, new_ad, submitter)
+                if reason is not None:
+                    rank = as_rank(self._rank(self.context(claim, slot_ad, submitter), new_ad))
+                    eligible.append((rank, claim, reason))
+            if not eligible:
+                continue
+            eligible.sort(key=lambda e: (-e[0], -e[1].started_at, e[1].job.id))
+            victims: list[tuple[Claim, str]] = []
+            have: Resources = free
+            if group.partitionable:
+                for _, claim, reason in eligible:
+                    if carve.fits(have, need):
+                        break
+                    victims.append((claim, reason))
+                    have = carve.add(have, (claim.cpus, claim.memory, claim.disk, claim.gpus))
+                if not victims or not carve.fits(have, need):
+                    continue
+            else:
+                if len(eligible) < len(claims):
+                    continue
+                victims = [(c, r) for _, c, r in eligible]
+            ranks = pair.ranks or (0.0, 0.0, 0.0)
+            key = (-ranks[0], -ranks[1], -ranks[2], len(victims), -eligible[0][0], i)
+            if best is None or key < best:
+                best, found = key, (i, victims)
+        if found is None:
+            return None
+        i, victims = found
+        for claim, _ in victims:
+            self.taken.add(claim.job.id)
+        group = self.table.slots[self.slot_group_of[i]]
+        if group.partitionable:
+            freed: Resources = carve.NOTHING
+            for claim, _ in victims:
+                freed = carve.add(freed, (claim.cpus, claim.memory, claim.disk, claim.gpus))
+            from_free = tuple(max(0, n - f) for n, f in zip(need, freed, strict=True))
+            if any(from_free):
+                self.pool.withdraw(self.slot_group_of[i], i, from_free)  # type: ignore[arg-type]
+        return found
