@@ -27,6 +27,12 @@ def version() -> None:
 
 # Command modules register themselves below, one line each.
 # (register-commands)
+from skyflock.cli import simulate_cmd  # noqa: E402
+
+simulate_cmd.register(app)
+from skyflock.cli import submit_cmd  # noqa: E402
+
+submit_cmd.register(app)
 
 
 def main() -> None:
