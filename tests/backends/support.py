@@ -55,5 +55,3 @@ async def wait_for_file_text(path: str, text: str, timeout: float = 5) -> None:
                     return
         await asyncio.sleep(0.01)
     raise AssertionError(f"{path} never contained {text!r}")
-
-

@@ -6,7 +6,9 @@ import json
 import os
 import signal
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import psutil
 import pytest
@@ -23,7 +25,7 @@ from skyflock.backends.local_limits import address_space_backstop
 from tests.backends.support import PY, run, spec, until_done, wait_for_file_text
 
 
-def exited(events: list[object]) -> JobExited:
+def exited(events: Sequence[object]) -> JobExited:
     assert isinstance(events[0], JobStarted), events
     last = events[-1]
     assert isinstance(last, JobExited), events
@@ -178,12 +180,12 @@ def test_central_log_grows_while_the_job_runs(data_dir: Path, work: Path) -> Non
 def test_start_failures_are_events_naming_the_stage(
     data_dir: Path, work: Path, kw: dict[str, object], stage: str, words: str
 ) -> None:
-    argv = kw.pop("argv", ("/bin/true",))
-    cwd = kw.pop("cwd", work)
+    argv = cast(tuple[str, ...], kw.pop("argv", ("/bin/true",)))
+    cwd = cast(Path, kw.pop("cwd", work))
 
     async def body() -> None:
         backend = LocalBackend(str(data_dir))
-        await backend.start(spec("7.0", *argv, cwd=cwd, **kw))  # type: ignore[arg-type]
+        await backend.start(spec("7.0", *argv, cwd=cwd, **kw))
         (failed,) = (await until_done(backend, ["7.0"]))["7.0"]
         assert isinstance(failed, JobStartFailed)
         assert failed.stage == stage
