@@ -26,7 +26,8 @@ PER_JOB = frozenset({"process", "procid", "step", "row", "itemindex", "jobid"})
 
 
 class _Inputs:
-    """A rule's view of its commands' expanded values."""
+    """A rule's view of its commands' expanded values. A command whose value
+    is empty counts as not given (`accounting_group =` undoes an earlier one)."""
 
     __slots__ = ("_values", "_where", "ctx")
 
@@ -36,7 +37,8 @@ class _Inputs:
         self._where = where
 
     def get(self, key: str) -> str | None:
-        return self._values.get(key)
+        value = self._values.get(key)
+        return value if value else None
 
     def where(self, key: str) -> Where:
         return self._where.get(key, self.ctx.queue_where)

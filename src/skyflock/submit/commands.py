@@ -22,7 +22,7 @@ from typing import Protocol
 from skyflock.classad import ClassAd, Expr
 from skyflock.submit.arguments import join_v1, join_v2, parse_arguments
 from skyflock.submit.environment import format_environment, getenv_selection, parse_environment
-from skyflock.submit.errors import SubmitWarning, Where
+from skyflock.submit.errors import SubmitError, SubmitWarning, Where
 from skyflock.submit.exprs import constant, integer, parse_expr
 from skyflock.submit.units import KIB, MIB, parse_quantity
 
@@ -248,7 +248,8 @@ def _environment(inputs: Inputs) -> Attrs:
         except ValueError as exc:
             raise inputs.where("getenv").error(str(exc)) from None
         env.update(copied)
-        attrs["GetEnv"] = flag if flag is not None else True
+        if flag is not None:
+            attrs["GetEnv"] = flag
     value = inputs.get("environment")
     if value is not None:
         try:
@@ -309,7 +310,13 @@ def resources(inputs: Inputs, custom: tuple[str, ...]) -> Attrs:
         if value is None or value.strip().lower() == "undefined":
             continue
         name = "Request" + key[len(_REQUEST_PREFIX) :]
-        attrs[name] = parse_expr(value, inputs.where(key), key)
+        try:
+            attrs[name] = parse_expr(value, inputs.where(key), key)
+        except SubmitError as exc:
+            hint = custom_request_warning(key)
+            if hint is None:
+                raise
+            raise inputs.where(key).error(f"{exc.message} ({hint})") from None
     return attrs
 
 
@@ -603,8 +610,8 @@ def _hold(inputs: Inputs) -> Attrs:
     return {}
 
 
-def _custom(key: str) -> Rule:
-    attr = key[1:] if key.startswith("+") else key[3:]
+def _custom(key: str, spelled: str) -> Rule:
+    attr = spelled[1:] if spelled.startswith("+") else spelled[3:]
 
     def build(inputs: Inputs) -> Attrs:
         value = inputs.get(key) or ""
@@ -616,12 +623,14 @@ def _custom(key: str) -> Rule:
 # -- the table ------------------------------------------------------------------
 
 
-def rules_for(keys: list[str], ctx_owner: str | None) -> list[Rule]:
+def rules_for(spelled: Mapping[str, str], ctx_owner: str | None) -> list[Rule]:
     """The rules of one queue statement, in the order their attributes appear.
 
-    `keys` are the (lower-case) names defined so far; they decide the custom
-    `+Attr` rules and the custom `request_<name>` resources.
+    `spelled` maps the (lower-case) names defined so far to their spelling;
+    they decide the custom `+Attr` rules and the custom `request_<name>`
+    resources.
     """
+    keys = list(spelled)
     custom_requests = tuple(
         k
         for k in keys
@@ -711,7 +720,7 @@ def rules_for(keys: list[str], ctx_owner: str | None) -> list[Rule]:
         ),
         Rule("hold", ("hold",), _hold),
     ]
-    rules.extend(_custom(k) for k in custom_attrs)
+    rules.extend(_custom(k, spelled[k]) for k in custom_attrs)
     return rules
 
 

@@ -228,11 +228,10 @@ class Interpreter:
         self.queued = True
         self.last_executable = exe_text
         ctx = Context(self.base_dir, self.environ, self.owner, st.where, self.warnings)
-        keys = list(self.table.order)
         jobs = build_jobs(
             self.table,
             self.expander,
-            rules_for(keys, self.owner),
+            rules_for({k: self.table.spelled[k] for k in self.table.order}, self.owner),
             spec.variables,
             rows,
             spec.count,
