@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import classad2
+import htcondor2  # noqa: F401  (registers HTCondor's extra functions with classad2)
 import pytest
 
 from skyflock.classad.operators import (
@@ -178,6 +179,7 @@ OPERANDS: list[Any] = [
     UNDEFINED,
     ERROR,
 ]
+
 
 def _write_binary(op: str, a: Any, b: Any) -> str:
     return f"{source_of(a)} {op} {source_of(b)}"

@@ -102,7 +102,10 @@ def _quantum(a: Value, b: Value) -> Value:
     q = x / y  # type: ignore[operator]
     if math.isinf(q) or q != q:
         return a
-    return math.ceil(q) * y  # type: ignore[operator]
+    steps = float(math.ceil(q))
+    if steps == 0.0 and q < 0:
+        steps = -0.0  # C's ceil keeps the sign of a negative fraction
+    return steps * y  # type: ignore[operator]
 
 
 def _number(v: Value) -> Value:
@@ -128,7 +131,7 @@ def fn_quantize(*args: Value) -> Value:
         if n is ERROR or n is UNDEFINED:
             return ERROR
         if not lt(n, a):
-            return n
+            return item
         last = n
     return a if last is None else _quantum(a, last)
 
@@ -203,14 +206,14 @@ def _membership(same: Callable[[Value, Value], Value]) -> Builtin:
         if len(args) != 2:
             return ERROR
         needle, items = args
+        if items is UNDEFINED:
+            return UNDEFINED
         if not is_scalar(needle):
-            return ERROR
-        if items is UNDEFINED or items is ERROR:
-            return items
-        if not isinstance(items, list):
             return ERROR
         if same is not identical and (needle is UNDEFINED or needle is ERROR):
             return needle
+        if not isinstance(items, list):
+            return ERROR
         for item in items:
             if same(item, needle) is True:
                 return True
@@ -227,17 +230,15 @@ def _list_compare(want_all: bool) -> Builtin:
         if len(args) != 3:
             return ERROR
         op, items, target = args
-        for a in args:
-            if a is ERROR:
-                return ERROR
-        for a in args:
-            if a is UNDEFINED and a is not target:
-                return UNDEFINED
-        if type(op) is not str or op.lower() not in _COMPARE_OPS:
+        if op is UNDEFINED:
+            return UNDEFINED
+        if type(op) is not str or op not in _COMPARE_OPS:
             return ERROR
-        if not isinstance(items, list) or not is_scalar(target):
+        if items is UNDEFINED:
+            return UNDEFINED
+        if not isinstance(items, list):
             return ERROR
-        compare = BINARY[op.lower()]
+        compare = BINARY[op]
         for item in items:
             r = compare(item, target)
             if r is ERROR:

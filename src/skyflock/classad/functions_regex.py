@@ -128,8 +128,8 @@ def substitute(pattern: str, target: str, replacement: str, options: str) -> Val
     out: list[str] = []
     last = 0
     for m in compiled.finditer(target):
-        if m.end() == m.start():
-            return ERROR  # HTCondor refuses empty matches
+        if every and m.end() == m.start():
+            return ERROR  # HTCondor refuses to substitute empty matches globally
         text = _expand(replacement, m)
         if text is None:
             return ERROR
@@ -190,15 +190,18 @@ def fn_regexp_member(*args: Value) -> Value:
 
 
 def fn_string_list_regexp_member(*args: Value) -> Value:
-    s = _strings(args, 2, 2)
-    if not isinstance(s, list):
-        return s
-    delims = s[2] if len(s) >= 3 else DEFAULT_DELIMITERS
-    options = s[3] if len(s) == 4 else ""
-    compiled = compile_pattern(s[0], options)
+    if not 2 <= len(args) <= 4 or any(type(a) is not str for a in args):
+        return ERROR
+    pattern, text = args[0], args[1]
+    delims = args[2] if len(args) >= 3 else DEFAULT_DELIMITERS
+    options = args[3] if len(args) == 4 else ""
+    compiled = compile_pattern(pattern, options)  # type: ignore[arg-type]
     if compiled is None:
         return ERROR
-    return any(compiled.search(item) for item in string_list_items(s[1], delims))
+    items = string_list_items(text, delims)  # type: ignore[arg-type]
+    if not items:
+        return UNDEFINED
+    return any(compiled.search(item) for item in items)
 
 
 REGEX: Final[Mapping[str, Builtin]] = {

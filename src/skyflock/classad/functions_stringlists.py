@@ -15,11 +15,16 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from skyflock.classad.functions_convert import Builtin, strtod
-from skyflock.classad.operators import add, fold_case, gt, lt
+from skyflock.classad.functions_convert import Builtin, real_to_int, strtod
+from skyflock.classad.operators import fold_case
 from skyflock.classad.values import ERROR, UNDEFINED, Value
 
 DEFAULT_DELIMITERS: Final = " ,"
+# Membership and subset tests split on any blank too.
+_SET_DELIMITERS: Final = " ,\t\r\n"
+# HTCondor's running minimum and maximum start from FLT_MAX and FLT_MIN.
+_FLT_MAX: Final = 3.4028234663852886e38
+_FLT_MIN: Final = 1.1754943508222875e-38
 _BLANK: Final = " \t\n\v\f\r"
 _INTEGER: Final = re.compile(r"[+-]?[0-9]+\Z")
 
@@ -40,135 +45,127 @@ def string_list_items(text: str, delimiters: str = DEFAULT_DELIMITERS) -> list[s
     return items
 
 
-def _list_args(args: tuple[Value, ...], strings: int) -> list[str] | Value:
-    """Check `strings` string arguments plus an optional delimiter string."""
-    if not strings <= len(args) <= strings + 1:
-        return ERROR
-    for a in args[:strings]:
-        if type(a) is not str:
-            return UNDEFINED if a is UNDEFINED else ERROR
-    if len(args) > strings:
-        delims = args[strings]
-        if delims is UNDEFINED:
-            return [*args[:strings], DEFAULT_DELIMITERS]  # type: ignore[list-item]
-        if type(delims) is not str:
-            return ERROR
-        return list(args)  # type: ignore[arg-type]
-    return [*args, DEFAULT_DELIMITERS]  # type: ignore[list-item]
+def _strings(args: tuple[Value, ...], lo: int, hi: int) -> tuple[str, ...] | None:
+    """The arguments when there are lo..hi of them and all are strings, else None."""
+    if not lo <= len(args) <= hi or any(type(a) is not str for a in args):
+        return None
+    return args  # type: ignore[return-value]
+
+
+def _numbers(args: tuple[Value, ...]) -> tuple[list[float], bool] | None:
+    """The items as doubles (HTCondor computes in double), and whether any was real."""
+    s = _strings(args, 1, 2)
+    if s is None:
+        return None
+    out: list[float] = []
+    any_real = False
+    for item in string_list_items(s[0], *s[1:]):
+        r = strtod(item)
+        if r is None:
+            return None
+        if not _INTEGER.match(item):
+            any_real = True
+        out.append(r)
+    return out, any_real
+
+
+def _typed(r: float, any_real: bool) -> Value:
+    return r if any_real else real_to_int(r)
 
 
 def fn_size(*args: Value) -> Value:
-    parsed = _list_args(args, 1)
-    if not isinstance(parsed, list):
-        return ERROR
-    return len(string_list_items(parsed[0], parsed[1]))
-
-
-def _numbers(args: tuple[Value, ...]) -> list[int | float] | Value:
-    parsed = _list_args(args, 1)
-    if not isinstance(parsed, list):
-        return ERROR
-    out: list[int | float] = []
-    for item in string_list_items(parsed[0], parsed[1]):
-        if _INTEGER.match(item):
-            out.append(int(item))
-            continue
-        r = strtod(item)
-        if r is None:
-            return ERROR
-        out.append(r)
-    return out
-
-
-def _wrapping_sum(numbers: list[int | float]) -> Value:
-    total: Value = numbers[0]
-    for n in numbers[1:]:
-        total = add(total, n)
-    return total
+    s = _strings(args, 1, 2)
+    return ERROR if s is None else len(string_list_items(s[0], *s[1:]))
 
 
 def fn_sum(*args: Value) -> Value:
-    numbers = _numbers(args)
-    if not isinstance(numbers, list):
-        return numbers
-    return _wrapping_sum(numbers) if numbers else 0.0
+    parsed = _numbers(args)
+    if parsed is None:
+        return ERROR
+    numbers, any_real = parsed
+    if not numbers:
+        return 0.0
+    return _typed(sum(numbers, 0.0), any_real)
 
 
 def fn_avg(*args: Value) -> Value:
-    numbers = _numbers(args)
-    if not isinstance(numbers, list):
-        return numbers
+    parsed = _numbers(args)
+    if parsed is None:
+        return ERROR
+    numbers, any_real = parsed
     if not numbers:
         return 0.0
-    total = _wrapping_sum(numbers)
-    if type(total) is int:
-        q = abs(total) // len(numbers)
-        return -q if total < 0 else q
-    return total / len(numbers)  # type: ignore[operator]
+    return _typed(sum(numbers, 0.0) / len(numbers), any_real)
 
 
-def _extreme(better: Callable[[Value, Value], Value]) -> Builtin:
-    def fn(*args: Value) -> Value:
-        numbers = _numbers(args)
-        if not isinstance(numbers, list):
-            return numbers
-        if not numbers:
-            return UNDEFINED
-        best = numbers[0]
-        for n in numbers[1:]:
-            if better(n, best) is True:
-                best = n
-        if any(type(n) is float for n in numbers):
-            return float(best)
-        return best
+def fn_min(*args: Value) -> Value:
+    parsed = _numbers(args)
+    if parsed is None:
+        return ERROR
+    numbers, any_real = parsed
+    if not numbers:
+        return UNDEFINED
+    return _typed(min(_FLT_MAX, *numbers), any_real)
 
-    return fn
+
+def fn_max(*args: Value) -> Value:
+    parsed = _numbers(args)
+    if parsed is None:
+        return ERROR
+    numbers, any_real = parsed
+    if not numbers:
+        return UNDEFINED
+    return _typed(max(_FLT_MIN, *numbers), any_real)
 
 
 def _member(fold: Callable[[str], str]) -> Builtin:
     def fn(*args: Value) -> Value:
         if not 2 <= len(args) <= 3:
             return ERROR
-        if args[0] is UNDEFINED or args[1] is UNDEFINED:
-            return False
-        parsed = _list_args(args, 2)
-        if not isinstance(parsed, list):
+        if any(a is not UNDEFINED and type(a) is not str for a in args):
             return ERROR
-        needle = fold(parsed[0])
-        return any(fold(item) == needle for item in string_list_items(parsed[1], parsed[2]))
+        needle, text = args[0], args[1]
+        if needle is UNDEFINED and text is UNDEFINED:
+            return UNDEFINED
+        if needle is UNDEFINED or text is UNDEFINED:
+            return False
+        delims = args[2] if len(args) == 3 and args[2] is not UNDEFINED else _SET_DELIMITERS
+        wanted = fold(needle)  # type: ignore[arg-type]
+        items = string_list_items(text, delims)  # type: ignore[arg-type]
+        return any(fold(item) == wanted for item in items)
 
     return fn
 
 
 def fn_intersect(*args: Value) -> Value:
-    parsed = _list_args(args, 2)
-    if not isinstance(parsed, list):
-        return parsed
-    first = set(string_list_items(parsed[0], parsed[2]))
-    return any(item in first for item in string_list_items(parsed[1], parsed[2]))
+    if not 2 <= len(args) <= 3:
+        return ERROR
+    if any(a is ERROR for a in args):
+        return ERROR
+    if any(a is UNDEFINED for a in args):
+        return UNDEFINED
+    s = _strings(args, 2, 3)
+    if s is None:
+        return ERROR
+    first = set(string_list_items(s[0], *s[2:]))
+    return any(item in first for item in string_list_items(s[1], *s[2:]))
 
 
 def _subset(fold: Callable[[str], str]) -> Builtin:
     def fn(*args: Value) -> Value:
         if not 2 <= len(args) <= 3:
             return ERROR
+        if any(a is not UNDEFINED and type(a) is not str for a in args):
+            return ERROR
         small, big = args[0], args[1]
+        delims = args[2] if len(args) == 3 and args[2] is not UNDEFINED else _SET_DELIMITERS
         if small is UNDEFINED and big is UNDEFINED:
             return UNDEFINED
-        for a in (small, big):
-            if a is not UNDEFINED and type(a) is not str:
-                return ERROR
-        delims: Value = args[2] if len(args) == 3 else DEFAULT_DELIMITERS
-        if delims is UNDEFINED:
-            delims = DEFAULT_DELIMITERS
-        if type(delims) is not str:
-            return ERROR
-        if small is UNDEFINED:
+        if small is UNDEFINED or small == "":
             return True
         wanted = {fold(i) for i in string_list_items(small, delims)}  # type: ignore[arg-type]
-        if not wanted:
-            return True
-        if big is UNDEFINED:
+        if not wanted or big is UNDEFINED:
+            # A list with text but no items is a subset of nothing.
             return False
         have = {fold(i) for i in string_list_items(big, delims)}  # type: ignore[arg-type]
         return wanted <= have
@@ -180,8 +177,8 @@ STRING_LISTS: Final[Mapping[str, Builtin]] = {
     "stringlistsize": fn_size,
     "stringlistsum": fn_sum,
     "stringlistavg": fn_avg,
-    "stringlistmin": _extreme(lt),
-    "stringlistmax": _extreme(gt),
+    "stringlistmin": fn_min,
+    "stringlistmax": fn_max,
     "stringlistmember": _member(lambda s: s),
     "stringlistimember": _member(fold_case),
     "stringlistsintersect": fn_intersect,

@@ -61,6 +61,8 @@ def fn_join(*args: Value) -> Value:
         if type(s) is not str:
             return ERROR
         parts.append(s)
+    if items and not parts:
+        return UNDEFINED
     return sep_text.join(parts)  # type: ignore[union-attr, arg-type]
 
 
@@ -71,29 +73,34 @@ _BLANKS: Final = " \t\r\n"
 def split_tokens(s: str, delims: str) -> list[str]:
     """HTCondor's `split()` tokenizer.
 
-    Whitespace delimiters collapse (and are skipped before a token); other
-    delimiters end a token each, so `"a,,b"` has an empty middle token. An
-    empty token is kept only between two delimiters, never first or last.
+    A run of delimiter characters separates two tokens; inside the run, each
+    repeat of the same non-blank delimiter (`,,` or `, ,`) adds an empty token.
+    An empty first or last token is dropped.
     """
-    out: list[str] = []
+    pieces: list[str] = []
     i = 0
     n = len(s)
-    first = True
+    start = 0
     while i < n:
-        while i < n and s[i] in delims and s[i] in _BLANKS:
+        if s[i] not in delims:
+            i += 1
+            continue
+        pieces.append(s[start:i])
+        previous_hard = ""
+        while i < n and s[i] in delims:
+            c = s[i]
+            if c not in _BLANKS:
+                if c == previous_hard:
+                    pieces.append("")
+                previous_hard = c
             i += 1
         start = i
-        while i < n and s[i] not in delims:
-            i += 1
-        token = s[start:i]
-        if i < n:
-            i += 1  # the delimiter that ended the token
-            if token or not first:
-                out.append(token)
-        elif token:
-            out.append(token)
-        first = False
-    return out
+    pieces.append(s[start:])
+    if pieces and pieces[0] == "":
+        pieces.pop(0)
+    if pieces and pieces[-1] == "":
+        pieces.pop()
+    return pieces
 
 
 def fn_split(*args: Value) -> Value:
@@ -119,6 +126,11 @@ def _split_at(first_part_default: bool) -> Builtin:
     return fn
 
 
+def _int32(i: int) -> int:
+    """HTCondor keeps substr offsets and lengths in a C int."""
+    return ((i + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
 def _utf8(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
 
@@ -141,18 +153,16 @@ def fn_size(*args: Value) -> Value:
 def fn_substr(*args: Value) -> Value:
     if not 2 <= len(args) <= 3:
         return ERROR
-    for a in args:
-        if a is ERROR:
-            return ERROR
-    for a in args:
-        if a is UNDEFINED:
-            return UNDEFINED
+    if any(a is UNDEFINED for a in args):
+        return UNDEFINED
+    if any(a is ERROR for a in args):
+        return ERROR
     s, offset = args[0], args[1]
     if type(s) is not str or type(offset) is not int:
         return ERROR
     data = _utf8(s)  # type: ignore[arg-type]
     n = len(data)
-    off: int = offset  # type: ignore[assignment]
+    off = _int32(offset)  # type: ignore[arg-type]
     if off < 0:
         off = max(n + off, 0)
     if off > n:
@@ -161,7 +171,7 @@ def fn_substr(*args: Value) -> Value:
     if len(args) == 3:
         if type(args[2]) is not int:
             return ERROR
-        want: int = args[2]  # type: ignore[assignment]
+        want = _int32(args[2])  # type: ignore[arg-type]
         length = min(want, length) if want >= 0 else max(length + want, 0)
     return data[off : off + length].decode("utf-8", "replace")
 
@@ -172,10 +182,10 @@ def _compare_strings(fold: Callable[[str], str]) -> Builtin:
             return ERROR
         a = to_string(args[0])
         b = to_string(args[1])
-        if a is ERROR or b is ERROR:
-            return ERROR
         if a is UNDEFINED or b is UNDEFINED:
             return UNDEFINED
+        if a is ERROR or b is ERROR:
+            return ERROR
         x = _utf8(fold(a))  # type: ignore[arg-type]
         y = _utf8(fold(b))  # type: ignore[arg-type]
         return (x > y) - (x < y)
@@ -266,11 +276,13 @@ def strverscmp(a: bytes, b: bytes) -> int:
 def _version_args(args: tuple[Value, ...], count: int) -> list[bytes] | Value:
     if len(args) != count:
         return ERROR
+    if any(a is UNDEFINED for a in args):
+        return UNDEFINED
     out = []
     for a in args:
         s = to_string(a)
         if type(s) is not str:
-            return s
+            return ERROR
         out.append(_utf8(s))  # type: ignore[arg-type]
     return out
 
@@ -293,6 +305,10 @@ def _version_test(test: Callable[[int], bool]) -> Builtin:
 
 
 def fn_version_in_range(*args: Value) -> Value:
+    # HTCondor reads the bounds first (UNDEFINED there is UNDEFINED), then
+    # needs the version itself to be defined.
+    if len(args) == 3 and args[0] is UNDEFINED:
+        return UNDEFINED if UNDEFINED in args[1:] else ERROR
     v = _version_args(args, 3)
     if not isinstance(v, list):
         return v

@@ -58,7 +58,8 @@ def fn_interval(*args: Value) -> Value:
     seconds = fn_int(args[0])
     if type(seconds) is not int:
         return ERROR
-    return format_interval(seconds)  # type: ignore[arg-type]
+    # HTCondor keeps the count in a 32-bit int.
+    return format_interval(((seconds + (1 << 31)) & 0xFFFFFFFF) - (1 << 31))  # type: ignore[operator]
 
 
 TIME: Final[Mapping[str, Builtin]] = {
