@@ -615,7 +615,7 @@ def _custom(key: str, spelled: str) -> Rule:
 
     def build(inputs: Inputs) -> Attrs:
         value = inputs.get(key) or ""
-        return {attr: parse_expr(value, inputs.where(key), key)}
+        return {attr: parse_expr(value, inputs.where(key), spelled)}
 
     return Rule(key, (key,), build)
 

@@ -20,9 +20,9 @@ def parse_expr(text: str, where: Where, what: str) -> Expr:
     try:
         return parse(text)
     except ClassAdSyntaxError as exc:
-        detail = str(exc).replace("\n", " ").strip()
         raise where.error(
-            f"{what} = {text!r} is not a valid ClassAd expression: {detail}"
+            f"{what} = {text.strip()!r} is not a valid ClassAd expression: "
+            f"{exc.message} (column {exc.column})"
         ) from None
 
 

@@ -106,7 +106,7 @@ class Interpreter:
     # -- running -------------------------------------------------------------
     def run(self, text: str) -> SubmitResult:
         top = (
-            posixpath.normpath(posixpath.join(self.base_dir, self.filename))
+            posixpath.normpath(posixpath.join(self.base_dir, posixpath.basename(self.filename)))
             if not self.filename.startswith("<")
             else None
         )
