@@ -120,7 +120,7 @@ def to_string(v: Value) -> str | Undefined | Error:
     if t is str:
         return v  # type: ignore[return-value]
     if v is UNDEFINED or v is ERROR:
-        return v  # type: ignore[return-value]
+        return v
     return unparse_value(v)
 
 

@@ -41,9 +41,9 @@ def _rounding(to_integral: Callable[[float], float]) -> Builtin:
         r = fn_real(v)
         if type(r) is not float:
             return ERROR
-        if r != r or math.isinf(r):  # type: ignore[arg-type]
-            return real_to_int(r)  # type: ignore[arg-type]
-        return real_to_int(to_integral(r))  # type: ignore[arg-type]
+        if r != r or math.isinf(r):
+            return real_to_int(r)
+        return real_to_int(to_integral(r))
 
     return fn
 
@@ -69,9 +69,9 @@ def fn_pow(*args: Value) -> Value:
     if len(args) != 2:
         return ERROR
     base, exponent = args
-    if type(base) is int and type(exponent) is int and exponent >= 0:  # type: ignore[operator]
-        b: int = base  # type: ignore[assignment]
-        e: int = exponent  # type: ignore[assignment]
+    if type(base) is int and type(exponent) is int and exponent >= 0:
+        b: int = base
+        e: int = exponent
         magnitude = _c_pow(float(abs(b)), float(e))
         if b < 0 and e % 2 == 1:
             magnitude = -magnitude + 1.0
@@ -80,7 +80,7 @@ def fn_pow(*args: Value) -> Value:
     y = fn_real(exponent)
     if type(x) is not float or type(y) is not float:
         return ERROR
-    return _c_pow(x, y)  # type: ignore[arg-type]
+    return _c_pow(x, y)
 
 
 # --- quantize -----------------------------------------------------------------------
@@ -91,7 +91,7 @@ def _quantum(a: Value, b: Value) -> Value:
     if type(a) is int and type(b) is int:
         if b == 0:
             return a
-        q = div(wrap64(a + b - 1), b)  # type: ignore[operator]
+        q = div(wrap64(a + b - 1), b)
         return mul(q, b)
     x = fn_real(a)
     y = fn_real(b)
@@ -99,13 +99,13 @@ def _quantum(a: Value, b: Value) -> Value:
         return ERROR
     if y == 0.0:
         return a
-    q = x / y  # type: ignore[operator]
+    q = x / y
     if math.isinf(q) or q != q:
         return a
     steps = float(math.ceil(q))
     if steps == 0.0 and q < 0:
         steps = -0.0  # C's ceil keeps the sign of a negative fraction
-    return steps * y  # type: ignore[operator]
+    return steps * y
 
 
 def _number(v: Value) -> Value:
@@ -190,7 +190,7 @@ def _extreme(better: Callable[[Value, Value], Value]) -> Builtin:
             if type(best) is float or type(v) is float:
                 best, v = float(best), float(v)  # type: ignore[arg-type]
             else:
-                best, v = int(best), int(v)  # type: ignore[call-overload]
+                best, v = int(best), int(v)  # type: ignore[arg-type]
             if better(v, best) is True:
                 best = v
         return best
@@ -214,10 +214,7 @@ def _membership(same: Callable[[Value, Value], Value]) -> Builtin:
             return needle
         if not isinstance(items, list):
             return ERROR
-        for item in items:
-            if same(item, needle) is True:
-                return True
-        return False
+        return any(same(item, needle) is True for item in items)
 
     return fn
 

@@ -29,7 +29,7 @@ def fn_strcat(*args: Value) -> Value:
         if type(s) is not str:
             return s
         parts.append(s)
-    return "".join(parts)  # type: ignore[arg-type]
+    return "".join(parts)
 
 
 def fn_join(*args: Value) -> Value:
@@ -63,7 +63,7 @@ def fn_join(*args: Value) -> Value:
         parts.append(s)
     if items and not parts:
         return UNDEFINED
-    return sep_text.join(parts)  # type: ignore[union-attr, arg-type]
+    return sep_text.join(parts)  # type: ignore[union-attr]
 
 
 _DEFAULT_SPLIT: Final = ", \t"
@@ -110,14 +110,14 @@ def fn_split(*args: Value) -> Value:
     delims = args[1] if len(args) == 2 else _DEFAULT_SPLIT
     if type(s) is not str or type(delims) is not str:
         return ERROR
-    return split_tokens(s, delims)  # type: ignore[arg-type]
+    return list(split_tokens(s, delims))
 
 
 def _split_at(first_part_default: bool) -> Builtin:
     def fn(*args: Value) -> Value:
         if len(args) != 1 or type(args[0]) is not str:
             return ERROR
-        name: str = args[0]  # type: ignore[assignment]
+        name: str = args[0]
         before, at, after = name.partition("@")
         if at:
             return [before, after]
@@ -140,7 +140,7 @@ def fn_size(*args: Value) -> Value:
         return ERROR
     v = args[0]
     if type(v) is str:
-        return len(_utf8(v))  # type: ignore[arg-type]
+        return len(_utf8(v))
     if isinstance(v, list):
         return len(v)
     if v is UNDEFINED or v is ERROR:
@@ -160,9 +160,9 @@ def fn_substr(*args: Value) -> Value:
     s, offset = args[0], args[1]
     if type(s) is not str or type(offset) is not int:
         return ERROR
-    data = _utf8(s)  # type: ignore[arg-type]
+    data = _utf8(s)
     n = len(data)
-    off = _int32(offset)  # type: ignore[arg-type]
+    off = _int32(offset)
     if off < 0:
         off = max(n + off, 0)
     if off > n:
@@ -171,7 +171,7 @@ def fn_substr(*args: Value) -> Value:
     if len(args) == 3:
         if type(args[2]) is not int:
             return ERROR
-        want = _int32(args[2])  # type: ignore[arg-type]
+        want = _int32(args[2])
         length = min(want, length) if want >= 0 else max(length + want, 0)
     return data[off : off + length].decode("utf-8", "replace")
 
@@ -200,7 +200,7 @@ def _recase(table: Mapping[int, int]) -> Builtin:
         s = to_string(args[0])
         if type(s) is not str:
             return s
-        return s.translate(table)  # type: ignore[union-attr]
+        return s.translate(table)
 
     return fn
 
@@ -283,7 +283,7 @@ def _version_args(args: tuple[Value, ...], count: int) -> list[bytes] | Value:
         s = to_string(a)
         if type(s) is not str:
             return ERROR
-        out.append(_utf8(s))  # type: ignore[arg-type]
+        out.append(_utf8(s))
     return out
 
 

@@ -31,7 +31,7 @@ def fn_format_time(*args: Value) -> Value:
     if type(fmt) is not str:
         return ERROR
     try:
-        return datetime.fromtimestamp(when, tz=UTC).strftime(fmt)  # type: ignore[arg-type]
+        return datetime.fromtimestamp(when, tz=UTC).strftime(fmt)
     except (OverflowError, OSError, ValueError):
         return ERROR
 
@@ -59,7 +59,7 @@ def fn_interval(*args: Value) -> Value:
     if type(seconds) is not int:
         return ERROR
     # HTCondor keeps the count in a 32-bit int.
-    return format_interval(((seconds + (1 << 31)) & 0xFFFFFFFF) - (1 << 31))  # type: ignore[operator]
+    return format_interval(((seconds + (1 << 31)) & 0xFFFFFFFF) - (1 << 31))
 
 
 TIME: Final[Mapping[str, Builtin]] = {
