@@ -781,3 +781,35 @@ def test_names_are_lower_case_and_include_the_issue_list() -> None:
     assert all(name == name.lower() for name in BUILTINS)
     assert {w.lower() for w in wanted} <= set(BUILTINS)
     assert UNDEFINED is not ERROR
+
+
+def test_functions_on_nested_ads() -> None:
+    from skyflock.classad import ClassAd
+
+    ad = ClassAd({"a": 1, "B": "x", "r": 2.5})
+    source = {"a": 1, "B": "x", "r": 2.5}
+    calls = [
+        ("size", (ad,)),
+        ("isClassAd", (ad,)),
+        ("isList", (ad,)),
+        ("string", (ad,)),
+        ("string", ([ad, 1],)),
+        ("strcat", ("z", ad)),
+        ("member", (ad, [1])),
+        ("member", (1, [ad, 1])),
+        ("identicalMember", (ad, [ad])),
+        ("int", (ad,)),
+        ("sum", ([ad],)),
+        ("join", (",", [ad, "q"])),
+    ]
+
+    def as_source(v: Any) -> Any:
+        if v is ad:
+            return source
+        return [as_source(x) for x in v] if isinstance(v, list) else v
+
+    for name, args in calls:
+        text = _text(name, tuple(as_source(a) for a in args))
+        got = BUILTINS[name.lower()](*args)
+        expected = oracle(text)
+        assert same(ours(got), expected), f"{text}: ours {got!r}, HTCondor {expected!r}"

@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Final
 
+from skyflock.classad.nodes import Expr, ListExpr, Literal
 from skyflock.classad.operators import INT_MIN, fold_case
 from skyflock.classad.values import ERROR, UNDEFINED, Error, Undefined, Value
 
@@ -109,8 +110,22 @@ def unparse_value(v: Value) -> str:
     return _unparse_ad(v)  # type: ignore[arg-type]
 
 
+def _unparse_expr(expr: Expr | None) -> str:
+    """An attribute's expression as `string()` prints it inside an ad.
+
+    Constants and lists of constants follow HTCondor's value notation (reals
+    in `%.15E`, list items joined by `,`); anything else is the expression's
+    own source text.
+    """
+    if isinstance(expr, Literal):
+        return unparse_value(expr.value)
+    if isinstance(expr, ListExpr):
+        return "{ " + ",".join(_unparse_expr(item) for item in expr.items) + " }"
+    return str(expr)
+
+
 def _unparse_ad(ad: ClassAd) -> str:
-    parts = [f"{name} = {ad.lookup(name)}" for name in ad]
+    parts = [f"{name} = {_unparse_expr(ad.lookup(name))}" for name in ad]
     return "[ " + "; ".join(parts) + " ]"
 
 
