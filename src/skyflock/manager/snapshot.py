@@ -1,0 +1,293 @@
+"""The manager's live view of the queue and the clusters, and the negotiator's `Snapshot` of it.
+
+The store is the truth; this module keeps, in memory, what each negotiation
+cycle needs so that a cycle never reads or parses the whole queue again:
+every job still in the queue (`LiveJob`: its ad, state and claim), indexed by
+state and submitter, and the slot ads built from each backend's
+`capacity()` minus the claims it knows about (the backend reports totals; the
+claims survive a restart in the store, the backend's bookkeeping does not).
+
+The loop and the facade are its only writers and run on one event-loop thread;
+they update it right after each store transaction commits.
+
+Neighbours: `manager.loop` (drives it), `core.model` (the snapshot types),
+`backends.base.SlotOffer` (what a cluster offers), `store.JobRecord` (how a job
+is loaded after a restart).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from skyflock.backends.base import SlotOffer
+from skyflock.classad import ClassAd, parse
+from skyflock.core.model import (
+    AccountingState,
+    Claim,
+    ClusterState,
+    Job,
+    Slot,
+    Snapshot,
+)
+from skyflock.store import JobRecord
+
+IDLE, RUNNING, REMOVED, COMPLETED, HELD = 1, 2, 3, 4, 5
+DISPATCHING, VACATING, NONE = "dispatching", "vacating", ""
+
+_SLOT_REQUIREMENTS = parse("START")
+
+
+@dataclass(slots=True, eq=False)
+class ClaimInfo:
+    """A dynamic slot carved for a job: where and how big, and since when it is held."""
+
+    cluster: str
+    slot_id: str
+    cpus: int
+    memory: int
+    disk: int
+    gpus: int
+    claimed_at: float
+    """When the claim was first made (claim reuse keeps it; CLAIM_WORKLIFE counts from here)."""
+
+
+@dataclass(slots=True, eq=False)
+class LiveJob:
+    """A job in the queue as the manager tracks it between store transactions."""
+
+    id: str
+    ad: ClassAd
+    submitter: str
+    status: int
+    substate: str
+    q_date: float
+    prio: int = 0
+    claim: ClaimInfo | None = None
+    started_at: float | None = None
+    num_starts: int = 0
+    completions: int = 0
+    handle: str | None = None
+    job: Job | None = None
+    no_reuse: bool = False
+    """The claim must go back to the negotiator when this run ends (preempted)."""
+
+    def core_job(self) -> Job:
+        if self.job is None:
+            self.job = Job(id=self.id, ad=self.ad, submitter=self.submitter)
+        return self.job
+
+    @property
+    def sort_key(self) -> tuple[int, int]:
+        cluster, _, proc = self.id.partition(".")
+        return (int(cluster), int(proc or 0))
+
+
+def live_from_record(record: JobRecord) -> LiveJob:
+    claim = None
+    if record.slot_id and record.cluster_name and record.claim_cpus is not None:
+        claim = ClaimInfo(
+            cluster=record.cluster_name,
+            slot_id=record.slot_id,
+            cpus=record.claim_cpus or 0,
+            memory=record.claim_memory or 0,
+            disk=record.claim_disk or 0,
+            gpus=record.claim_gpus or 0,
+            claimed_at=record.job_current_start_date or record.entered_status_at,
+        )
+    ad = record.ad.copy()
+    return LiveJob(
+        id=record.id,
+        ad=ad,
+        submitter=record.submitter,
+        status=record.status,
+        substate=record.substate,
+        q_date=record.q_date,
+        prio=record.job_prio,
+        claim=claim,
+        started_at=record.job_current_start_date,
+        num_starts=record.num_job_starts,
+        handle=record.handle,
+    )
+
+
+@dataclass(slots=True)
+class ClusterView:
+    """A federation member with its backend's last capacity report."""
+
+    name: str
+    kind: str
+    tier: int = 0
+    offers: list[SlotOffer] = field(default_factory=list)
+    healthy: bool = True
+    cordoned: bool = False
+    message: str = ""
+
+
+def slot_ad(cluster: ClusterView, offer: SlotOffer, used: tuple[int, int, int, int]) -> ClassAd:
+    """The partitionable slot ad: what is left (`Cpus`...) and the totals (`TotalCpus`...)."""
+    cpus, memory, disk, gpus = used
+    ad = ClassAd(
+        {
+            "Name": offer.name,
+            "Machine": offer.machine or offer.name,
+            "SlotType": "Partitionable",
+            "PartitionableSlot": True,
+            "Cpus": max(0, offer.cpus - cpus),
+            "Memory": max(0, offer.memory_mib - memory),
+            "Disk": max(0, offer.disk_kib - disk),
+            "GPUs": max(0, offer.gpus - gpus),
+            "TotalCpus": offer.cpus,
+            "TotalMemory": offer.memory_mib,
+            "TotalDisk": offer.disk_kib,
+            "TotalGPUs": offer.gpus,
+            "Arch": offer.arch,
+            "OpSys": offer.opsys,
+            "ClusterName": cluster.name,
+            "Tier": cluster.tier,
+            "FileSystemDomain": offer.machine or offer.name,
+            "UidDomain": offer.machine or offer.name,
+            "HasFileTransfer": True,
+            "Start": True,
+        }
+    )
+    ad["Requirements"] = _SLOT_REQUIREMENTS
+    for key, value in offer.labels.items():
+        ad[key] = value
+    return ad
+
+
+def slot_id_of(cluster: str, offer: SlotOffer) -> str:
+    return offer.name if cluster == "local" else f"{cluster}/{offer.name}"
+
+
+class LiveQueue:
+    """Every job of the queue, in memory, with the indexes a cycle needs."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, LiveJob] = {}
+        self.idle: dict[str, LiveJob] = {}
+        """Idle jobs waiting for a match (not dispatching), in submission order."""
+        self.idle_by_submitter: dict[str, dict[str, LiveJob]] = {}
+        self.claimed: dict[str, LiveJob] = {}
+        """Jobs holding a claim: dispatching, running, or vacating."""
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def load(self, records: Iterable[JobRecord]) -> None:
+        for record in sorted(records, key=lambda r: (r.cluster_id, r.proc_id)):
+            self.add(live_from_record(record))
+
+    def add(self, job: LiveJob) -> None:
+        self.jobs[job.id] = job
+        self._index(job)
+
+    def discard(self, job_id: str) -> LiveJob | None:
+        job = self.jobs.pop(job_id, None)
+        if job is not None:
+            self._unindex(job)
+        return job
+
+    def set_state(self, job: LiveJob, status: int, substate: str = NONE) -> None:
+        """Move a job to a new state (call after the store committed the move)."""
+        self._unindex(job)
+        job.status = status
+        job.substate = substate
+        if status in (REMOVED, COMPLETED) and substate == NONE:
+            self.jobs.pop(job.id, None)
+            return
+        self._index(job)
+
+    def _index(self, job: LiveJob) -> None:
+        if job.status == IDLE and job.substate == NONE:
+            job.claim = None
+            self.idle[job.id] = job
+            self.idle_by_submitter.setdefault(job.submitter, {})[job.id] = job
+        elif job.claim is not None and (
+            job.status == RUNNING or job.substate in (DISPATCHING, VACATING)
+        ):
+            self.claimed[job.id] = job
+
+    def _unindex(self, job: LiveJob) -> None:
+        self.idle.pop(job.id, None)
+        mine = self.idle_by_submitter.get(job.submitter)
+        if mine is not None:
+            mine.pop(job.id, None)
+            if not mine:
+                del self.idle_by_submitter[job.submitter]
+        self.claimed.pop(job.id, None)
+
+    def get(self, job_id: str) -> LiveJob | None:
+        return self.jobs.get(job_id)
+
+    def __iter__(self) -> Iterator[LiveJob]:
+        return iter(list(self.jobs.values()))
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    # -- what the negotiator sees -----------------------------------------------------------
+
+    def used_by_slot(self) -> dict[str, tuple[int, int, int, int]]:
+        used: dict[str, tuple[int, int, int, int]] = {}
+        for job in self.claimed.values():
+            c = job.claim
+            if c is None:
+                continue
+            a, b, d, g = used.get(c.slot_id, (0, 0, 0, 0))
+            used[c.slot_id] = (a + c.cpus, b + c.memory, d + c.disk, g + c.gpus)
+        return used
+
+    def slots(self, clusters: Mapping[str, ClusterView]) -> tuple[Slot, ...]:
+        used = self.used_by_slot()
+        out = []
+        for cluster in clusters.values():
+            for offer in cluster.offers:
+                sid = slot_id_of(cluster.name, offer)
+                ad = slot_ad(cluster, offer, used.get(sid, (0, 0, 0, 0)))
+                out.append(Slot(id=sid, ad=ad, partitionable=True))
+        return tuple(out)
+
+    def claims(self) -> tuple[Claim, ...]:
+        out = []
+        for job in self.claimed.values():
+            c = job.claim
+            if c is None or job.status != RUNNING or job.substate == VACATING:
+                continue
+            out.append(
+                Claim(
+                    job=job.core_job(),
+                    slot_id=c.slot_id,
+                    cpus=c.cpus,
+                    memory=c.memory,
+                    disk=c.disk,
+                    gpus=c.gpus,
+                    started_at=job.started_at if job.started_at is not None else c.claimed_at,
+                )
+            )
+        return tuple(out)
+
+    def snapshot(
+        self,
+        clusters: Mapping[str, ClusterView],
+        accounting: AccountingState,
+    ) -> Snapshot:
+        return Snapshot(
+            idle=tuple(job.core_job() for job in self.idle.values()),
+            running=self.claims(),
+            slots=self.slots(clusters),
+            accounting=accounting,
+            clusters={
+                c.name: ClusterState(c.name, c.tier, c.cordoned, c.healthy)
+                for c in clusters.values()
+            },
+        )
+
+    def counts(self) -> tuple[dict[int, int], dict[str, dict[int, int]]]:
+        by_status = {s: 0 for s in (IDLE, RUNNING, REMOVED, COMPLETED, HELD)}
+        by_submitter: dict[str, dict[int, int]] = {}
+        for job in self.jobs.values():
+            by_status[job.status] = by_status.get(job.status, 0) + 1
+            mine = by_submitter.setdefault(job.submitter, {})
+            mine[job.status] = mine.get(job.status, 0) + 1
+        return by_status, by_submitter
