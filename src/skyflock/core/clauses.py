@@ -76,6 +76,14 @@ def names_read(expr: Expr) -> tuple[set[str], set[str]]:
     return mine, theirs
 
 
+def names_read_in(expr: Expr, my: ClassAd | None) -> tuple[set[str], set[str]]:
+    """`names_read`, with unscoped names that `my` defines counted as MY's only."""
+    mine, theirs = names_read(expr)
+    if my is not None:
+        theirs = {n for n in theirs if n not in mine or n not in my}
+    return mine, theirs
+
+
 def expressions_read(exprs: Iterable[Expr]) -> set[str]:
     """Every name any of these expressions may read, from either ad."""
     out: set[str] = set()
@@ -135,7 +143,7 @@ def implied_by_fit(
     *,
     slot_side: bool,
     job: ClassAd,
-    slot: ClassAd,
+    slot: ClassAd | None,
     request: Resources,
     tainted: set[str],
 ) -> bool:
@@ -152,7 +160,7 @@ def implied_by_fit(
     index, bound = found
     mine, theirs = names_read(bound)
     if slot_side:
-        if mine & tainted:
+        if slot is None or mine & tainted:
             return False
         value = bound.eval(slot, job)
     else:
@@ -161,7 +169,7 @@ def implied_by_fit(
             return False
         if left_is_unscoped(clause) and clause_reads_job_resource(clause, job):
             return False
-        value = bound.eval(job, slot)
+        value = bound.eval(job, None)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     return value <= request[index]
@@ -184,51 +192,51 @@ def clause_reads_job_resource(clause: Expr, job: ClassAd) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class SplitMatch:
-    """The clauses that decide whether a job group matches a slot group."""
+class Split:
+    """The clauses of one side: settled per group pair, or per remaining resources."""
 
-    static_job: tuple[Expr, ...]
-    static_slot: tuple[Expr, ...]
-    dynamic_job: tuple[Expr, ...]
-    dynamic_slot: tuple[Expr, ...]
-
-    @property
-    def dynamic(self) -> bool:
-        return bool(self.dynamic_job or self.dynamic_slot)
+    static: tuple[Expr, ...] = ()
+    dynamic: tuple[Expr, ...] = ()
 
 
-def split_match(
-    job_requirements: Expr | None,
-    slot_exprs: Iterable[Expr],
+def split_job(
+    requirements: Expr | None, *, job: ClassAd, request: Resources, tainted: set[str]
+) -> Split:
+    """Sort the clauses of a job's Requirements (MY = job, TARGET = slot)."""
+    static: list[Expr] = []
+    dynamic: list[Expr] = []
+    for clause in split_and(requirements):
+        _, theirs = names_read(clause)
+        if not theirs & tainted:
+            static.append(clause)
+        elif not implied_by_fit(
+            clause, slot_side=False, job=job, slot=None, request=request, tainted=tainted
+        ):
+            dynamic.append(clause)
+    return Split(tuple(static), tuple(dynamic))
+
+
+def split_slot(
+    exprs: Iterable[Expr],
     *,
     job: ClassAd,
     slot: ClassAd,
     request: Resources,
     tainted: set[str],
-) -> SplitMatch:
-    """Sort the clauses of a job's Requirements and a slot's Start/Requirements."""
-    sj: list[Expr] = []
-    dj: list[Expr] = []
-    for clause in split_and(job_requirements):
-        _, theirs = names_read(clause)
-        if not theirs & tainted:
-            sj.append(clause)
-        elif not implied_by_fit(
-            clause, slot_side=False, job=job, slot=slot, request=request, tainted=tainted
-        ):
-            dj.append(clause)
-    ss: list[Expr] = []
-    ds: list[Expr] = []
-    for expr in slot_exprs:
+) -> Split:
+    """Sort the clauses of a slot's Start and Requirements (MY = slot, TARGET = job)."""
+    static: list[Expr] = []
+    dynamic: list[Expr] = []
+    for expr in exprs:
         for clause in split_and(expr):
             mine, _ = names_read(clause)
             if not mine & tainted:
-                ss.append(clause)
+                static.append(clause)
             elif not implied_by_fit(
                 clause, slot_side=True, job=job, slot=slot, request=request, tainted=tainted
             ):
-                ds.append(clause)
-    return SplitMatch(tuple(sj), tuple(ss), tuple(dj), tuple(ds))
+                dynamic.append(clause)
+    return Split(tuple(static), tuple(dynamic))
 
 
 def all_true(clauses: Iterable[Expr], my: ClassAd, target: ClassAd) -> bool:

@@ -163,11 +163,22 @@ def explain_autocluster(
             tally.unavailable = "cordoned" if state is not None and state.cordoned else "unhealthy"
             continue
         fresh = _fresh(table, g)
-        verdicts = [_true(c, job_ad, fresh) for c in parts]
+        verdicts = [
+            _true(c, job_ad, fresh)
+            if clauses.names_read(c)[1] & table.tainted
+            else table.clause_true(c, jg.index, g.index, job_side=True)
+            for c in parts
+        ]
         for i, ok in enumerate(verdicts):
             if not ok:
                 clause_rejects[i][g.cluster] = clause_rejects[i].get(g.cluster, 0) + n
-        slot_ok = all(_true(c, fresh, job_ad) for e in table.slot_exprs(g.index) for c in [e])
+        slot_ok = all(
+            _true(c, fresh, job_ad)
+            if clauses.names_read(c)[0] & table.tainted
+            else table.clause_true(c, jg.index, g.index, job_side=False)
+            for e in table.slot_exprs(g.index)
+            for c in clauses.split_and(e)
+        )
         seen.append((g.cluster, n, verdicts, slot_ok, g.totals))
         if not all(verdicts):
             tally.rejected_by_job += n

@@ -40,6 +40,7 @@ from skyflock.core import carve, clauses, explain, fairshare, groups
 from skyflock.core.autocluster import (
     SLOT_EXPRESSIONS,
     SlotGroup,
+    constant_table,
     distinct_expressions,
     group_jobs,
     group_slots,
@@ -47,11 +48,19 @@ from skyflock.core.autocluster import (
 from skyflock.core.carve import Resources
 from skyflock.core.config import ConfigError, NegotiatorConfig
 from skyflock.core.matchtable import MatchTable
-from skyflock.core.model import NO_GROUP, Match, Plan, Preemption, Snapshot
+from skyflock.core.model import (
+    NO_GROUP,
+    Match,
+    Plan,
+    Preemption,
+    Snapshot,
+    _fast_match_factory,
+)
 from skyflock.core.pool import Pool, fit_count, fit_key
-from skyflock.core.preempt import Preemptor
+from skyflock.core.preempt import CONTEXT_NAMES, Preemptor
 
 _EPS = 1e-9
+_make_match = _fast_match_factory()
 
 # why a request stopped (explanations use the same words)
 NO_SLOTS = "no_slots"
@@ -77,7 +86,7 @@ class Request:
 
     submitter: str
     ac: int
-    prio: float
+    prio: float | int
     jobs: list[int]
     next: int = 0
     reason: str = ""
@@ -138,18 +147,25 @@ class _Cycle:
 
     def setup(self) -> None:
         snap, config = self.snapshot, self.config
-        config_exprs = [self.pre, self.post, self.preempt_req, self.preempt_rank]
-        config_names = clauses.expressions_read(config_exprs)
-        slot_exprs = distinct_expressions((s.ad for s in snap.slots), SLOT_EXPRESSIONS)
-        job_sig = set(config_names) | clauses.expressions_read(e for e, _ in slot_exprs)
+        # job attributes that slots and negotiator expressions read (TARGET = job)
+        job_sig: set[str] = set()
+        slot_sig: set[str] = set()
+        for expr in (self.pre, self.post):
+            mine, theirs = clauses.names_read(expr)
+            job_sig |= theirs
+            slot_sig |= mine
+        for expr in (self.preempt_req, self.preempt_rank):
+            # MY is the preemption context, built from real slot ads: only TARGET matters
+            job_sig |= clauses.names_read(expr)[1] - CONTEXT_NAMES
+        for expr, holder in distinct_expressions((s.ad for s in snap.slots), SLOT_EXPRESSIONS):
+            job_sig |= clauses.names_read_in(expr, holder)[1]
         self.job_groups, self.group_of_job, _ = group_jobs(
             snap.idle, job_sig, config.memory_quantum
         )
-        slot_sig = set(config_names)
         for jg in self.job_groups:
             for expr in (jg.requirements, jg.rank):
                 if expr is not None:
-                    slot_sig |= clauses.expressions_read([expr])
+                    slot_sig |= clauses.names_read_in(expr, jg.rep.ad)[1]
         self.slot_groups, _ = group_slots(snap.slots, slot_sig)
         self.usable = [self._cluster_ok(g.cluster) for g in self.slot_groups]
         tainted = clauses.resource_dependent(g.rep.ad for g in self.slot_groups)
@@ -203,23 +219,26 @@ class _Cycle:
                 (claim.cpus, claim.memory, claim.disk, claim.gpus)
             )
         requests: dict[tuple[str, int, float], Request] = {}
-        order_keys: list[tuple[float, float, float]] = []
+        order_keys: list[tuple[object, object, object]] = []
+        add_key = order_keys.append
         group_of_job = self.group_of_job
         for i, job in enumerate(snap.idle):
-            lookup = job.ad.lookup
-            prio = _number(lookup("jobprio"), 0.0)
-            order_keys.append(
-                (
-                    _number(lookup("qdate"), 0.0),
-                    _number(lookup("clusterid"), 0.0),
-                    _number(lookup("procid"), 0.0),
-                )
-            )
+            consts = constant_table(job.ad)
+            prio = consts.get("jobprio", 0)
+            if type(prio) is not int:
+                prio = _number(job.ad.lookup("jobprio"), 0.0)
+            add_key((consts.get("qdate", 0), consts.get("clusterid", 0), consts.get("procid", 0)))
             key = (job.submitter, group_of_job[i], prio)
             req = requests.get(key)
             if req is None:
                 req = requests[key] = Request(job.submitter, group_of_job[i], prio, [])
             req.jobs.append(i)
+        if any(
+            type(x) is not int and type(x) is not float for k in order_keys for x in k
+        ):  # a non-number (or an expression) in QDate/ClusterId/ProcId: sort as 0
+            order_keys[:] = [
+                tuple(x if type(x) is int or type(x) is float else 0 for x in k) for k in order_keys
+            ]
         for req in requests.values():
             req.jobs.sort(key=order_keys.__getitem__)
             s = submitter(req.submitter)
@@ -287,7 +306,7 @@ class _Cycle:
             for pos, (g, jr, post, tie) in enumerate(level):
                 pair = table.pair(a, g)
                 accept = None
-                if pair is not None and pair.split.dynamic:
+                if pair is not None and pair.dynamic:
 
                     def accept(res: Resources, g: int = g) -> bool:
                         return table.dynamic_ok(a, g, res)
@@ -345,7 +364,7 @@ class _Cycle:
             if group.partitionable:
                 pair = self.table.pair(a, g)
                 k = min(n - done, fit_count(res, need))
-                if pair is not None and pair.split.dynamic:
+                if pair is not None and pair.dynamic:
                     k = 1
                 left = (
                     res[0] - k * need[0],
@@ -360,11 +379,11 @@ class _Cycle:
             w = self.weight(carved)
             slot_id = slots[slot].id
             cluster = group.cluster
-            jobs = req.jobs
-            for j in range(req.next, req.next + k):
-                self.matches.append(
-                    Match(idle[jobs[j]].id, slot_id, cluster, *carved, submitter=s.name)
-                )
+            c0, c1, c2, c3 = carved
+            name = s.name
+            add = self.matches.append
+            for j in req.jobs[req.next : req.next + k]:
+                add(_make_match(idle[j].id, slot_id, cluster, c0, c1, c2, c3, name))
             req.next += k
             done += k
             s.used += w * k

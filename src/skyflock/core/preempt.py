@@ -49,6 +49,23 @@ RANK = "rank"
 
 _SKIP = {"requirements", "rank", "start"}
 
+CONTEXT_NAMES = frozenset(
+    {
+        "remoteuser",
+        "remoteowner",
+        "remotegroup",
+        "remoteuserprio",
+        "remoteuserresourcesinuse",
+        "remoteuserfairshare",
+        "totaljobruntime",
+        "jobstart",
+        "submitteruser",
+        "submittergroup",
+        "submitteruserprio",
+    }
+)
+"""Names the preemption context ad always defines (never read from the new job)."""
+
 
 def _seconds(value: object) -> float | None:
     if value is UNDEFINED or value is ERROR or isinstance(value, bool):
