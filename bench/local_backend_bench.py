@@ -78,8 +78,13 @@ def main() -> None:
         default=128,
         help="MiB per job, as a dynamic slot would give (0: none)",
     )
+    parser.add_argument(
+        "--data-dir-in",
+        default=None,
+        help="directory to make the scratch data dir in (default: the system's temp dir)",
+    )
     args = parser.parse_args()
-    data_dir = tempfile.mkdtemp(prefix="skyflock-bench-")
+    data_dir = tempfile.mkdtemp(prefix="skyflock-bench-", dir=args.data_dir_in)
     try:
         concurrency = args.concurrency or LocalBackend(data_dir).capacity()[0].cpus
         wall, cpu, ok = asyncio.run(
@@ -90,7 +95,10 @@ def main() -> None:
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     ours, floor = args.jobs / wall, args.jobs / xargs
-    print(f"jobs: {args.jobs}, concurrency: {concurrency}, memory limit: {args.memory_limit} MiB")
+    print(
+        f"jobs: {args.jobs}, concurrency: {concurrency}, memory limit: {args.memory_limit} MiB,"
+        f" logs in {data_dir}"
+    )
     print(f"local backend : {ours:7.0f} jobs/s  ({ok} exited 0, {logs} central log dirs)")
     print(f"xargs -P{concurrency}     : {floor:7.0f} jobs/s")
     print(f"ratio         : {ours / floor:7.2f}")

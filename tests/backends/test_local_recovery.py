@@ -72,7 +72,7 @@ def sleeper(job_id: str, work: Path, seconds: float, **kw: object) -> LaunchSpec
 
 
 def test_a_fresh_backend_adopts_a_running_job_and_sees_it_end(data_dir: Path, work: Path) -> None:
-    (record,) = first_manager(data_dir, sleeper("1.0", work, 0.6, stdout_path="own.out"))
+    (record,) = first_manager(data_dir, sleeper("1.0", work, 1.0, stdout_path="own.out"))
     assert psutil.pid_exists(record.pid)
 
     async def body() -> JobExited:
@@ -86,7 +86,8 @@ def test_a_fresh_backend_adopts_a_running_job_and_sees_it_end(data_dir: Path, wo
     end = run(body())
     # Not our child: its exit status cannot be read, and that is said.
     assert (end.exit_code, end.signal, end.reason) == (None, None, "adopted")
-    assert end.ended_at - record.started_at >= 0.5
+    assert end.ended_at - record.started_at >= 0.9
+    assert end.usage.cpu_s is not None  # sampled while it ran
     central = LocalBackend(str(data_dir)).log_paths("1.0").stdout
     assert Path(central).read_text() == "started\nfinished\n"  # kept logging across the restart
     assert (work / "own.out").read_text() == "started\nfinished\n"
@@ -165,7 +166,7 @@ def test_records_that_are_not_our_process_any_more_are_lost(data_dir: Path, work
 def test_a_restart_loses_nothing(data_dir: Path, work: Path) -> None:
     """Jobs that ended during the outage are lost (to rerun); the rest are adopted."""
     records = first_manager(
-        data_dir, sleeper("5.0", work, 0), sleeper("5.1", work, 0.5), sleeper("5.2", work, 0)
+        data_dir, sleeper("5.0", work, 0), sleeper("5.1", work, 1.0), sleeper("5.2", work, 0)
     )
     time.sleep(0.2)  # the quick ones end while no manager runs
 
