@@ -519,6 +519,7 @@ class ManagerLoop:
             result = jobs.hold(ids, reason, code, subcode, now=now)
             gone = jobs.vacated(list(result.moved), now=now)
             for job_id in gone.moved:
+                self._mark_held(job_id, reason, code, subcode, now)
                 self._to_state(job_id, HELD)
                 ended.append(job_id)
         for reason, ids in batch.evicted.items():
@@ -550,6 +551,14 @@ class ManagerLoop:
                 self.trigger()
             async with self._finished:
                 self._finished.notify_all()
+
+    def _mark_held(self, job_id: str, reason: str, code: int, subcode: int, now: float) -> None:
+        job = self.live.get(job_id)
+        if job is not None:
+            job.ad["HoldReason"] = reason
+            job.ad["HoldReasonCode"] = code
+            job.ad["HoldReasonSubCode"] = subcode
+            job.ad["EnteredCurrentStatus"] = int(now)
 
     def _leave(self, job_id: str, *, drop: bool) -> None:
         job = self.live.get(job_id)
@@ -703,6 +712,7 @@ class ManagerLoop:
             job = self.live.get(job_id)
             if job is None:
                 continue
+            self._mark_held(job_id, reason, code, subcode, now)
             if job.status == IDLE and job.substate == NONE:
                 self.live.set_state(job, HELD, NONE)
             else:
@@ -715,6 +725,10 @@ class ManagerLoop:
         for job_id in result.moved:
             job = self.live.get(job_id)
             if job is not None:
+                for name in ("HoldReason", "HoldReasonCode", "HoldReasonSubCode"):
+                    if name in job.ad:
+                        del job.ad[name]
+                job.ad["EnteredCurrentStatus"] = int(now)
                 job.claim = None
                 self.live.set_state(job, IDLE, NONE)
         if result.moved:

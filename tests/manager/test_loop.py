@@ -1,0 +1,267 @@
+"""The manager loop end to end: real processes on the local backend, SQLite in a temp dir.
+
+Each test starts a `Manager` with a small config (short negotiation and
+periodic intervals, a 2-core local cluster), submits an ordinary submit
+description, waits for the outcome the way a user would see it (history,
+hold reason, events) and checks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from skyflock.classad import ClassAd
+from skyflock.manager import Manager
+from skyflock.manager.errors import BadInput, Conflict, NotFound
+from skyflock.manager.settings import settings_from_mapping
+
+pytestmark = pytest.mark.timeout(60)
+
+BASE_CONFIG = {
+    "negotiator": {"interval": 0.2},
+    "server": {"periodic_interval": 0.2},
+    "clusters": {"local": {"cpus": 2, "memory": 4096}},
+}
+
+
+def make_manager(tmp_path: Path, config: dict[str, object] | None = None) -> Manager:
+    settings = settings_from_mapping(config or BASE_CONFIG, data_dir=tmp_path / "data", env={})
+    return Manager(settings)
+
+
+def run_with_manager(
+    tmp_path: Path,
+    body: Callable[[Manager], Awaitable[None]],
+    config: dict[str, object] | None = None,
+) -> None:
+    async def main() -> None:
+        m = make_manager(tmp_path, config)
+        await m.start()
+        try:
+            await body(m)
+        finally:
+            await m.stop()
+
+    asyncio.run(main())
+
+
+async def until(check: Callable[[], object], timeout: float = 20.0) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.05)
+
+
+def finished(m: Manager, job_id: str) -> ClassAd | None:
+    cluster, _, proc = job_id.partition(".")
+    ads = m.history(f"ClusterId == {cluster} && ProcId == {proc}", limit=1)
+    return ads[0] if ads else None
+
+
+def status_of(m: Manager, job_id: str) -> int | None:
+    ads = m.query(ids=[job_id])
+    if ads:
+        value = ads[0].eval("JobStatus")
+        return value if isinstance(value, int) else None
+    ad = finished(m, job_id)
+    return ad.eval("JobStatus") if ad is not None else None  # type: ignore[return-value]
+
+
+def kinds(m: Manager, job_id: str) -> list[str]:
+    return [e.kind for e in m.job_events(job_id)]
+
+
+async def submit(m: Manager, tmp_path: Path, text: str) -> list[str]:
+    result = await m.submit(text, filename="test.sub", base_dir=str(tmp_path), owner="alice")
+    return list(result.procs)
+
+
+def test_job_that_succeeds_writes_output_and_events(tmp_path: Path) -> None:
+    async def body(manager: Manager) -> None:
+        (job,) = await submit(
+            manager,
+            tmp_path,
+            "executable = /bin/echo\narguments = \"hello 'big world'\"\noutput = out.txt\nqueue\n",
+        )
+        ad = await until(lambda: finished(manager, job))
+        assert isinstance(ad, ClassAd)
+        assert ad.eval("JobStatus") == 4
+        assert ad.eval("ExitCode") == 0
+        assert (tmp_path / "out.txt").read_text() == "hello big world\n"
+        assert manager.log_path(job, "stdout").read_text() == "hello big world\n"
+        assert kinds(manager, job) == ["submitted", "matched", "started", "completed"]
+        assert "completed" in manager.log_path(job, "events").read_text()
+        assert manager.job_finished(job)
+
+    run_with_manager(tmp_path, body)
+
+
+def test_job_that_fails_completes_with_its_exit_code(tmp_path: Path) -> None:
+    async def body(manager: Manager) -> None:
+        (job,) = await submit(
+            manager, tmp_path, "executable = /bin/sh\narguments = \"-c 'exit 3'\"\nqueue\n"
+        )
+        ad = await until(lambda: finished(manager, job))
+        assert isinstance(ad, ClassAd)
+        assert ad.eval("ExitCode") == 3
+        assert ad.eval("JobStatus") == 4
+
+    run_with_manager(tmp_path, body)
+
+
+def test_job_over_its_memory_is_held_with_code_34(tmp_path: Path) -> None:
+    async def body(manager: Manager) -> None:
+        script = "import time; b = bytearray(400 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); time.sleep(30)"
+        (job,) = await submit(
+            manager,
+            tmp_path,
+            f"executable = {sys.executable}\narguments = \"-c '{script}'\"\nrequest_memory = 64\nqueue\n",
+        )
+        await until(lambda: status_of(manager, job) == 5)
+        (ad,) = manager.query(ids=[job])
+        assert ad.eval("HoldReasonCode") == 34
+        assert "memory" in str(ad.eval("HoldReason"))
+
+    run_with_manager(tmp_path, body)
+
+
+def test_job_over_its_walltime_is_held_with_code_47(tmp_path: Path) -> None:
+    async def body(manager: Manager) -> None:
+        (job,) = await submit(
+            manager,
+            tmp_path,
+            "executable = /bin/sleep\narguments = 30\nallowed_execute_duration = 1\n"
+            "job_max_vacate_time = 1\nqueue\n",
+        )
+        started = time.monotonic()
+        await until(lambda: status_of(manager, job) == 5)
+        assert time.monotonic() - started < 10
+        (ad,) = manager.query(ids=[job])
+        assert ad.eval("HoldReasonCode") == 47
+
+    run_with_manager(tmp_path, body)
+
+
+def test_job_removed_while_running_goes_to_history(tmp_path: Path) -> None:
+    async def body(manager: Manager) -> None:
+        (job,) = await submit(manager, tmp_path, "executable = /bin/sleep\narguments = 30\nqueue\n")
+        await until(lambda: status_of(manager, job) == 2)
+        result = await manager.remove([job], reason="not needed")
+        assert result.changed == (job,)
+        ad = await until(lambda: finished(manager, job), timeout=15)
+        assert isinstance(ad, ClassAd)
+        assert ad.eval("JobStatus") == 3
+        assert kinds(manager, job)[-2:] == ["removed", "vacated"]
+
+    run_with_manager(tmp_path, body)
+
+
+def test_release_of_a_running_job_is_refused_and_nothing_changes(tmp_path: Path) -> None:
+    async def body(manager: Manager) -> None:
+        (job,) = await submit(manager, tmp_path, "executable = /bin/sleep\narguments = 30\nqueue\n")
+        await until(lambda: status_of(manager, job) == 2)
+        with pytest.raises(Conflict, match="Running"):
+            await manager.release([job])
+        with pytest.raises(NotFound):
+            await manager.remove(["999.0"])
+        with pytest.raises(BadInput, match=r"test\.sub:\d"):
+            await manager.submit(
+                "executable = /bin/true\nuniverse = grid\nqueue\n",
+                filename="test.sub",
+                base_dir=str(tmp_path),
+                owner="alice",
+            )
+        assert status_of(manager, job) == 2
+        await manager.remove([job])
+
+    run_with_manager(tmp_path, body)
+
+
+def test_failing_job_is_retried_up_to_max_retries(tmp_path: Path) -> None:
+    async def body(manager: Manager) -> None:
+        (job,) = await submit(
+            manager,
+            tmp_path,
+            "executable = /bin/sh\narguments = \"-c 'echo run >> runs.txt; exit 1'\"\nmax_retries = 2\nqueue\n",
+        )
+        ad = await until(lambda: finished(manager, job))
+        assert isinstance(ad, ClassAd)
+        assert ad.eval("ExitCode") == 1
+        assert (tmp_path / "runs.txt").read_text() == "run\n" * 3
+        assert kinds(manager, job).count("retried") == 2
+        assert ad.eval("NumJobStarts") == 3
+
+    run_with_manager(tmp_path, body)
+
+
+def test_periodic_hold_then_periodic_release(tmp_path: Path) -> None:
+    async def body(manager: Manager) -> None:
+        (job,) = await submit(
+            manager,
+            tmp_path,
+            "executable = /bin/sleep\narguments = 1\n"
+            "periodic_hold = JobStatus == 2 && NumJobStarts < 2\n"
+            'periodic_hold_reason = "first run held"\n'
+            "periodic_release = HoldReasonCode == 3\nqueue\n",
+        )
+        ad = await until(lambda: finished(manager, job), timeout=30)
+        assert isinstance(ad, ClassAd)
+        events = manager.job_events(job)
+        held = [e for e in events if e.kind == "held"]
+        assert held and held[0].code == 3 and held[0].message == "first run held"
+        assert "released" in [e.kind for e in events]
+        assert ad.eval("NumJobStarts") == 2
+        assert ad.eval("JobStatus") == 4
+
+    run_with_manager(tmp_path, body)
+
+
+def test_priority_preemption_between_two_submitters(tmp_path: Path) -> None:
+    async def main() -> None:
+        config = {
+            "negotiator": {
+                "interval": 0.2,
+                "halflife": 1.0,
+                "preemption_requirements": "RemoteUserPrio > SubmitterUserPrio * 1.2",
+            },
+            "server": {"periodic_interval": 5},
+            "clusters": {"local": {"cpus": 2, "memory": 4096}},
+        }
+        m = make_manager(tmp_path, config)
+        await m.start()
+        try:
+            alice = await m.submit(
+                "executable = /bin/sleep\narguments = 60\njob_max_vacate_time = 1\nqueue 2\n",
+                filename="a.sub",
+                base_dir=str(tmp_path),
+                owner="alice",
+            )
+            await until(lambda: all(status_of(m, j) == 2 for j in alice.procs))
+            await asyncio.sleep(1.5)  # alice's usage makes her priority worse than bob's
+            bob = await m.submit(
+                "executable = /bin/sleep\narguments = 60\nqueue\n",
+                filename="b.sub",
+                base_dir=str(tmp_path),
+                owner="bob",
+            )
+            (bob_job,) = bob.procs
+            await until(lambda: status_of(m, bob_job) == 2, timeout=20)
+            preempted = [j for j in alice.procs if "preempted" in kinds(m, j)]
+            assert len(preempted) == 1
+            assert "evicted" in kinds(m, preempted[0])
+            assert status_of(m, preempted[0]) == 1
+            await m.remove(constraint="true")
+        finally:
+            await m.stop()
+
+    asyncio.run(main())
