@@ -374,6 +374,8 @@ class LocalBackend:
             watched_since=loop.time(),
             reason="adopted",
         )
+        if self._cgroup is not None and os.path.isdir(self._cgroup.job_dir(record.job_id)):
+            job.cgroup = self._cgroup.job_dir(record.job_id)
         if spec is not None:
             job.copies = self._logs.pending_copies(spec, self._logs.log_paths(record.job_id))
             if spec.walltime_s is not None:
