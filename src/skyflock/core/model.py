@@ -127,8 +127,8 @@ def _fast_match_factory() -> Callable[[str, str, str, int, int, int, int, str], 
     dataclass costs five times more than setting the slots directly.
     """
     names = ("job_id", "slot_id", "cluster", "cpus", "memory", "disk", "gpus", "submitter")
-    setters = [getattr(Match, name).__set__ for name in names]
-    set_preempts = Match.preempts.__set__  # type: ignore[attr-defined]
+    setters = [Match.__dict__[name].__set__ for name in names]
+    set_preempts = Match.__dict__["preempts"].__set__
     new = object.__new__
     s0, s1, s2, s3, s4, s5, s6, s7 = setters
 

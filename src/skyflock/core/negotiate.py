@@ -80,6 +80,10 @@ def _number(expr: object, default: float) -> float:
     return default
 
 
+def _sortable(value: object) -> object:
+    return value if type(value) is int or type(value) is float else 0
+
+
 @dataclass(slots=True)
 class Request:
     """Idle jobs of one submitter, one autocluster and one JobPrio, oldest first."""
@@ -163,9 +167,9 @@ class _Cycle:
             snap.idle, job_sig, config.memory_quantum
         )
         for jg in self.job_groups:
-            for expr in (jg.requirements, jg.rank):
-                if expr is not None:
-                    slot_sig |= clauses.names_read_in(expr, jg.rep.ad)[1]
+            for job_expr in (jg.requirements, jg.rank):
+                if job_expr is not None:
+                    slot_sig |= clauses.names_read_in(job_expr, jg.rep.ad)[1]
         self.slot_groups, _ = group_slots(snap.slots, slot_sig)
         self.usable = [self._cluster_ok(g.cluster) for g in self.slot_groups]
         tainted = clauses.resource_dependent(g.rep.ad for g in self.slot_groups)
@@ -237,7 +241,7 @@ class _Cycle:
             type(x) is not int and type(x) is not float for k in order_keys for x in k
         ):  # a non-number (or an expression) in QDate/ClusterId/ProcId: sort as 0
             order_keys[:] = [
-                tuple(x if type(x) is int or type(x) is float else 0 for x in k) for k in order_keys
+                (_sortable(k[0]), _sortable(k[1]), _sortable(k[2])) for k in order_keys
             ]
         for req in requests.values():
             req.jobs.sort(key=order_keys.__getitem__)
@@ -364,8 +368,8 @@ class _Cycle:
             if group.partitionable:
                 pair = self.table.pair(a, g)
                 k = min(n - done, fit_count(res, need))
-                if pair is not None and pair.dynamic:
-                    k = 1
+                if pair is None or pair.dynamic or pair.ranks is None:
+                    k = 1  # what is left changes the verdict or the order: one at a time
                 left = (
                     res[0] - k * need[0],
                     res[1] - k * need[1],
@@ -404,7 +408,7 @@ class _Cycle:
             else:
                 allowed = math.floor((limit - s.used + _EPS) / w)
             if allowed <= 0:
-                req.reason = self.limit_reason(s)
+                req.reason = self.stop_reason(s, req.ac)
                 continue
             n = min(req.left, allowed)
             got = self.match_free(req, n, s)
@@ -415,7 +419,7 @@ class _Cycle:
                 req.reason = NO_SLOTS
                 s.pending -= w * req.left
             elif req.left > 0:
-                req.reason = self.limit_reason(s)
+                req.reason = self.stop_reason(s, req.ac)
             else:
                 req.reason = ""
         return matched
@@ -460,6 +464,15 @@ class _Cycle:
             s.pending -= w
             s.matched += 1
         return done
+
+    def stop_reason(self, s: Submitter, a: int) -> str:
+        """Why a request stopped at its submitter's limit: the limit, or no slot anyway."""
+        if a in self.exhausted:
+            return NO_SLOTS
+        if self.select(a) is None:
+            self.exhausted.add(a)
+            return NO_SLOTS
+        return self.limit_reason(s)
 
     def limit_reason(self, s: Submitter) -> str:
         ceiling = self.ceilings.get(s.name)
@@ -534,7 +547,9 @@ class _Cycle:
             for req in s.requests:
                 if req.left > 0:
                     by_reason = waiting.setdefault(req.ac, {}).setdefault(s.name, {})
-                    reason = req.reason or self.limit_reason(s)
+                    reason = req.reason
+                    if reason != NO_SLOTS:  # a limit held it back; were slots left at the end?
+                        reason = self.stop_reason(s, req.ac)
                     by_reason[reason] = by_reason.get(reason, 0) + req.left
         explanations = explain.explain_cycle(
             self.job_groups,
