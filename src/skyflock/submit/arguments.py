@@ -41,6 +41,8 @@ def _ends_in_escaped_quote(value: str) -> bool:
 
 def tokenize_v1(text: str) -> list[str]:
     """Old syntax: blank-separated words; `\\"` is a double quote."""
+    if '"' not in text:
+        return text.split()
     args: list[str] = []
     current: list[str] = []
     have = False
@@ -73,6 +75,8 @@ def tokenize_v1(text: str) -> list[str]:
 def tokenize_v2(text: str, *, doubled_double_quotes: bool) -> list[str]:
     """New syntax inside the outer double quotes (or a V2 raw attribute value
     when `doubled_double_quotes` is False)."""
+    if "'" not in text and '"' not in text:
+        return text.split()
     args: list[str] = []
     current: list[str] = []
     have = False

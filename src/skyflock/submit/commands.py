@@ -565,9 +565,9 @@ def _policy(inputs: Inputs) -> Attrs:
         ("on_exit_hold_reason", "OnExitHoldReason"),
         ("on_exit_hold_subcode", "OnExitHoldSubCode"),
     ):
-        expr = _expr(inputs, key)
-        if expr is not None:
-            attrs[attr] = expr
+        given = _expr(inputs, key)
+        if given is not None:
+            attrs[attr] = given
     for key, attr in (
         ("periodic_hold", "PeriodicHold"),
         ("periodic_hold_reason", "PeriodicHoldReason"),
@@ -575,9 +575,9 @@ def _policy(inputs: Inputs) -> Attrs:
         ("periodic_release", "PeriodicRelease"),
         ("periodic_remove", "PeriodicRemove"),
     ):
-        expr = _expr(inputs, key)
-        if expr is not None:
-            attrs[attr] = expr
+        policy = _expr(inputs, key)
+        if policy is not None:
+            attrs[attr] = policy
         elif attr in ("PeriodicHold", "PeriodicRelease", "PeriodicRemove"):
             attrs[attr] = False
     return attrs

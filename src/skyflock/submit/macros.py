@@ -319,6 +319,11 @@ def path_piece(value: str, letters: str, base_dir: str = ".") -> str:
     return path
 
 
+def uses_function(text: str) -> bool:
+    """True when `text` calls a macro function (`$INT()`, `$Fnx()`...)."""
+    return any(_is_function(m.group(1)) for m in _FUNC.finditer(text))
+
+
 def _is_function(name: str) -> bool:
     if name.upper() in _FUNCTIONS:
         return True
