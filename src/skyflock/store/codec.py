@@ -124,8 +124,16 @@ class _RecordLike(Protocol):
     def cluster_ad_text(self) -> str: ...
 
 
+_LINE_BREAKS: Final = ("\x85", "\u2028", "\u2029")
+"""Characters `str.splitlines` breaks on that a string literal cannot escape
+(the old form is read line by line); ads holding them are stored in the new form."""
+
+
 def encode(ad: ClassAd) -> str:
-    return ad.format(AD_FORMAT)
+    text = ad.format(AD_FORMAT)
+    if any(c in text for c in _LINE_BREAKS):
+        return ad.format("new")
+    return text
 
 
 def decode(text: str) -> ClassAd:
@@ -171,6 +179,8 @@ def format_attrs(values: Mapping[str, Any]) -> str:
     lines: list[str] = []
     slow: dict[str, Any] = {}
     for name, value in values.items():
+        if type(value) is str and any(c in value for c in _LINE_BREAKS):
+            return ClassAd(values).format("new")
         literal = _plain_literal(value)
         if literal is None and isinstance(value, Expr):
             literal = str(value)
@@ -179,7 +189,9 @@ def format_attrs(values: Mapping[str, Any]) -> str:
         else:
             lines.append(f"{name} = {literal}")
     if slow:
-        lines.append(ClassAd(slow).format(AD_FORMAT))
+        lines.append(encode(ClassAd(slow)))
+        if lines[-1].startswith("["):
+            return ClassAd(values).format("new")
     return "\n".join(lines)
 
 

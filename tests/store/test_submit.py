@@ -1,0 +1,128 @@
+"""Submitting: ClusterIds from one counter, ProcIds in order, the ads as given
+with the store's columns over them, hot columns read from the ads."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from skyflock.classad import ClassAd, parse
+from skyflock.store import NewJob, Store
+from tests.store.factories import job_ad
+
+
+def test_submit_numbers_clusters_and_procs(store: Store) -> None:
+    first = store.jobs.submit([job_ad(), job_ad()], now=50)
+    second = store.jobs.submit_cluster(job_ad("bob"), [{}, {}, {}], now=60)
+    assert first.cluster_id == 1 and first.job_ids == ("1.0", "1.1")
+    assert second.cluster_id == 2 and second.job_ids == ("2.0", "2.1", "2.2")
+    records = store.jobs.query()
+    assert [(r.cluster_id, r.proc_id) for r in records] == [
+        (1, 0),
+        (1, 1),
+        (2, 0),
+        (2, 1),
+        (2, 2),
+    ]
+    assert {r.status for r in records} == {1}
+    assert [e.kind for e in store.events.for_job("2.2")] == ["submitted"]
+
+
+def test_full_ad_round_trips_with_columns_overlaid(store: Store) -> None:
+    ad = job_ad(
+        "carol",
+        AccountingGroup="cms.carol",
+        AcctGroup="cms",
+        JobPrio=7,
+        WorkflowId="wf-1",
+        StepName="fit",
+        Arguments='say "hi"\n\tthere\\',
+        Weight=2.5,
+        Big=10**12,
+        Flag=False,
+        Tags=["a", "b"],
+    )
+    ad["Requirements"] = parse("TARGET.Memory >= RequestMemory && TARGET.Cpus >= 1")
+    ad["JobStatus"] = 4  # the store's column wins over a stale attribute
+    (job_id,) = store.jobs.submit([ad], now=1234.5).job_ids
+    rec = store.jobs.get(job_id)
+    assert rec is not None
+    assert (rec.owner, rec.submitter, rec.acct_group, rec.job_prio) == (
+        "carol",
+        "cms.carol",
+        "cms",
+        7,
+    )
+    assert (rec.workflow_id, rec.step_name, rec.q_date) == ("wf-1", "fit", 1234.5)
+    back = rec.ad
+    for name in ("Arguments", "Weight", "Big", "Flag", "Tags", "RequestMemory"):
+        assert back.eval(name) == ad.eval(name), name
+    assert str(back.lookup("Requirements")) == str(ad.lookup("Requirements"))
+    assert (back.eval("ClusterId"), back.eval("ProcId"), back.eval("JobStatus")) == (1, 0, 1)
+    assert back.eval("QDate") == 1234.5
+
+
+def test_submit_cluster_proc_values_override_the_cluster_ad(store: Store) -> None:
+    base = job_ad("dave", AccountingGroup="atlas.dave", Arguments="0")
+    procs = [
+        {"Arguments": "1"},
+        {"Arguments": "2", "AccountingGroup": "atlas.prod"},
+        {"Arguments": parse('strcat("x", 3)')},
+    ]
+    ids = store.jobs.submit_cluster(base, procs, now=5).job_ids
+    recs = [store.jobs.get(i) for i in ids]
+    assert [r.ad.eval("Arguments") for r in recs if r] == ["1", "2", "x3"]
+    assert [r.submitter for r in recs if r] == ["atlas.dave", "atlas.prod", "atlas.dave"]
+    # The shared attributes were stored once, in the cluster ad.
+    assert all(r and "Cmd" not in r.ad_text and "Cmd" in r.cluster_ad_text for r in recs)
+
+
+def test_submit_of_full_ads_shares_identical_expressions(store: Store) -> None:
+    base = job_ad("erin")
+    ads = []
+    for i in range(3):
+        ad = base.copy()
+        ad["Arguments"] = str(i)
+        ads.append(ad)
+    ids = store.jobs.submit(ads).job_ids
+    recs = [store.jobs.get(i) for i in ids]
+    assert [r.ad.eval("Arguments") for r in recs if r] == ["0", "1", "2"]
+    assert all(r and r.ad_text == f'Arguments = "{i}"' for i, r in enumerate(recs))
+
+
+def test_submit_refuses_an_ad_without_owner_and_changes_nothing(store: Store) -> None:
+    with pytest.raises(ValueError, match="job ad 1: job ad has no Owner"):
+        store.jobs.submit([job_ad(), ClassAd({"Cmd": "/bin/true"})])
+    with pytest.raises(ValueError, match="no job ads"):
+        store.jobs.submit([])
+    assert store.jobs.count() == 0
+    assert store.jobs.submit([job_ad()]).cluster_id == 1
+
+
+def test_submit_encoded_needs_no_classad(store: Store) -> None:
+    new = [NewJob('Arguments = "a"', "frank", "frank", job_prio=3, q_date=9.0)]
+    result = store.jobs.submit_encoded('Owner = "frank"\nCmd = "/bin/echo"', new, now=10)
+    rec = store.jobs.get(result.job_ids[0])
+    assert rec is not None
+    assert (rec.owner, rec.job_prio, rec.q_date) == ("frank", 3, 9.0)
+    assert rec.ad.eval("Cmd") == "/bin/echo" and rec.ad.eval("Arguments") == "a"
+
+
+def test_concurrent_submitters_never_share_a_cluster_id(store: Store) -> None:
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def submitter() -> None:
+        for _ in range(5):
+            cid = store.jobs.submit_cluster(job_ad(), [{}, {}]).cluster_id
+            with lock:
+                got.append(cid)
+
+    threads = [threading.Thread(target=submitter) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == list(range(1, 21))
+    assert store.jobs.count() == 40
