@@ -32,6 +32,7 @@ it in `tests/classad/test_operators.py`:
 from __future__ import annotations
 
 import math
+import operator as _op
 from collections.abc import Callable, Mapping
 from typing import Final
 
@@ -178,8 +179,12 @@ def compare(a: Value, b: Value) -> int | Error | Undefined | None:
     return None
 
 
-def _comparison(test: Callable[[int | None], bool]) -> Callable[[Value, Value], Value]:
+def _comparison(
+    test: Callable[[int | None], bool], fast: Callable[[int, int], bool]
+) -> Callable[[Value, Value], Value]:
     def op(a: Value, b: Value) -> Value:
+        if type(a) is _INT and type(b) is _INT:
+            return fast(a, b)
         c = compare(a, b)
         if c is ERROR or c is UNDEFINED:
             return c
@@ -188,12 +193,12 @@ def _comparison(test: Callable[[int | None], bool]) -> Callable[[Value, Value], 
     return op
 
 
-lt = _comparison(lambda c: c == -1)
-le = _comparison(lambda c: c == -1 or c == 0)
-gt = _comparison(lambda c: c == 1)
-ge = _comparison(lambda c: c == 1 or c == 0)
-eq = _comparison(lambda c: c == 0)
-ne = _comparison(lambda c: c != 0)
+lt = _comparison(lambda c: c == -1, _op.lt)
+le = _comparison(lambda c: c == -1 or c == 0, _op.le)
+gt = _comparison(lambda c: c == 1, _op.gt)
+ge = _comparison(lambda c: c == 1 or c == 0, _op.ge)
+eq = _comparison(lambda c: c == 0, _op.eq)
+ne = _comparison(lambda c: c != 0, _op.ne)
 
 
 def identical(a: Value, b: Value) -> bool | Error:
