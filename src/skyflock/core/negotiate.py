@@ -95,6 +95,8 @@ class Request:
     next: int = 0
     reason: str = ""
     """Why the rest is still idle (empty while it may still match)."""
+    dead: bool = False
+    """No free slot and nothing to preempt: not tried again this cycle."""
 
     @property
     def left(self) -> int:
@@ -194,10 +196,7 @@ class _Cycle:
         for g, ok in zip(self.slot_groups, self.usable, strict=True):
             if not ok:
                 continue
-            if g.partitionable:
-                self.capacity += self.weight(g.totals) * len(g.slots)
-            else:
-                self.capacity += sum(self.weight(remaining[i]) for i in g.slots)
+            self.capacity += self.weight(g.totals) * len(g.slots)
         self._levels: dict[int, list[list[tuple[int, float, float, float]]]] = {}
         self._slow: dict[int, list[int]] = {}
         self.exhausted: set[int] = set()
@@ -398,7 +397,7 @@ class _Cycle:
     def negotiate_submitter(self, s: Submitter, limit: float, *, rounding: bool) -> int:
         matched = 0
         for req in s.requests:
-            if req.left <= 0 or req.reason == NO_SLOTS:
+            if req.left <= 0 or req.dead:
                 continue
             w = self.weight(self.job_groups[req.ac].request)
             if rounding:
@@ -412,11 +411,12 @@ class _Cycle:
                 continue
             n = min(req.left, allowed)
             got = self.match_free(req, n, s)
-            if got < n and not rounding and self.snapshot.running:
-                got += self.preempt(req, n - got, s, limit)
+            if got < n and self.snapshot.running:
+                got += self.preempt(req, n - got, s, limit, rounding=rounding)
             matched += got
             if req.left > 0 and got < n:
                 req.reason = NO_SLOTS
+                req.dead = True
                 s.pending -= w * req.left
             elif req.left > 0:
                 req.reason = self.stop_reason(s, req.ac)
@@ -424,12 +424,16 @@ class _Cycle:
                 req.reason = ""
         return matched
 
-    def preempt(self, req: Request, n: int, s: Submitter, limit: float) -> int:
+    def preempt(
+        self, req: Request, n: int, s: Submitter, limit: float, *, rounding: bool = False
+    ) -> int:
         jg = self.job_groups[req.ac]
         done = 0
         while done < n:
             w = self.weight(jg.request)
-            if s.used + w > limit + _EPS:
+            if rounding and s.used >= limit - _EPS:
+                break
+            if not rounding and s.used + w > limit + _EPS:
                 break
             found = self.preemptor.find(req.ac, s.name, self.limits)
             if found is None:
