@@ -131,7 +131,12 @@ class _Codegen:
         expr = _strip(expr)
         folded = fold(expr)
         if folded is not None:
-            return self.const(folded.value)
+            value = self.const(folded.value)
+            if value in ("True", "False", "None", "_U", "_E") or value.startswith("_k"):
+                return value
+            t = self.temp()
+            self.emit(f"{t} = {value}")
+            return t
         method = getattr(self, "_gen_" + type(expr).__name__)
         return method(expr)
 

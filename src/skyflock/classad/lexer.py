@@ -8,8 +8,9 @@ skipped here. Keywords are case-insensitive, as in HTCondor.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NoReturn
 
 from skyflock.classad.errors import ClassAdSyntaxError
 
@@ -24,43 +25,6 @@ EOF: Final = "eof"
 KEYWORDS: Final = frozenset({"true", "false", "undefined", "error", "is", "isnt"})
 """Words that are never attribute names unless quoted ('true')."""
 
-_OPERATORS: Final = (
-    "=?=",
-    "=!=",
-    ">>>",
-    "<<",
-    ">>",
-    "<=",
-    ">=",
-    "==",
-    "!=",
-    "&&",
-    "||",
-    "+",
-    "-",
-    "*",
-    "/",
-    "%",
-    "<",
-    ">",
-    "=",
-    "!",
-    "~",
-    "&",
-    "|",
-    "^",
-    "?",
-    ":",
-    "(",
-    ")",
-    "[",
-    "]",
-    "{",
-    "}",
-    ",",
-    ";",
-    ".",
-)
 
 _ESCAPES: Final = {
     "n": "\n",
@@ -79,7 +43,7 @@ _ESCAPES: Final = {
 INT64_MAX: Final = (1 << 63) - 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Token:
     kind: str
     text: str
@@ -88,130 +52,99 @@ class Token:
     quoted: bool = False  # a NAME written as 'quoted name'
 
 
-def _read_quoted(text: str, start: int, quote: str) -> tuple[str, int]:
-    """Read a quoted string starting at the opening quote; return (value, end offset)."""
-    out: list[str] = []
-    i = start + 1
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == quote:
-            return "".join(out), i + 1
-        if ch == "\\":
-            i += 1
-            if i >= n:
-                break
-            esc = text[i]
-            if esc in "01234567":
-                j = i
-                limit = i + (3 if esc in "0123" else 2)
-                while j < n and j < limit and text[j] in "01234567":
-                    j += 1
-                out.append(chr(int(text[i:j], 8)))
-                i = j
-                continue
-            out.append(_ESCAPES.get(esc, esc))
-            i += 1
-            continue
-        out.append(ch)
-        i += 1
-    what = "string" if quote == '"' else "quoted attribute name"
-    raise ClassAdSyntaxError.at(f"unterminated {what}", text, start)
+_ESCAPE: Final = re.compile(r"\\([0-3][0-7]{0,2}|[4-7][0-7]?|.)", re.S)
+
+
+def _escape_value(m: re.Match[str]) -> str:
+    esc = m.group(1)
+    if esc[0] in "01234567":
+        return chr(int(esc, 8))
+    return _ESCAPES.get(esc, esc)
+
+
+_TOKEN: Final = re.compile(
+    r"""
+    (?P<skip>(?:[ \t\r\n\f\v]+|//[^\n]*|/\*.*?\*/)+)
+    |(?P<real>(?:\d+\.\d+|\.\d+)(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)
+    |(?P<int>\d+)
+    |(?P<name>[A-Za-z_][A-Za-z0-9_]*)
+    |(?P<string>"(?:[^"\\]|\\.)*")
+    |(?P<qname>'(?:[^'\\]|\\.)*')
+    |(?P<op>=\?=|=!=|>>>|<<|>>|<=|>=|==|!=|&&|\|\||[-+*%<>=!~&|^?:()\[\]{},;.]|/(?![*/]))
+    """,
+    re.S | re.X,
+)
 
 
 def tokenize(text: str) -> list[Token]:
     """All tokens of `text`, ending with an EOF token."""
     tokens: list[Token] = []
+    append = tokens.append
+    match = _TOKEN.match
     i = 0
     n = len(text)
-    append = tokens.append
-    while True:
-        # Skip white space and comments.
-        while i < n:
-            ch = text[i]
-            if ch in " \t\r\n\f\v":
-                i += 1
-            elif text.startswith("//", i):
-                j = text.find("\n", i)
-                i = n if j < 0 else j + 1
-            elif text.startswith("/*", i):
-                j = text.find("*/", i + 2)
-                if j < 0:
-                    raise ClassAdSyntaxError.at("unterminated comment", text, i)
-                i = j + 2
-            else:
-                break
-        if i >= n:
-            append(Token(EOF, "", None, n))
-            return tokens
-        ch = text[i]
-        start = i
-        if ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
-            i = _number(text, i, tokens)
-            continue
-        if ch.isalpha() or ch == "_":
-            while i < n and (text[i].isalnum() or text[i] == "_"):
-                i += 1
-            word = text[start:i]
+    while i < n:
+        m = match(text, i)
+        if m is None:
+            _lex_error(text, i)
+        kind = m.lastgroup
+        end = m.end()
+        word = m.group()
+        if kind == "skip":
+            pass
+        elif kind == "op":
+            append(Token(OP, word, word, i))
+        elif kind == "name":
             lower = word.lower()
             if lower in KEYWORDS:
-                append(Token(lower, word, None, start))
+                append(Token(lower, word, None, i))
             else:
-                append(Token(NAME, word, word, start))
-            continue
-        if ch == '"':
-            value, i = _read_quoted(text, i, '"')
-            append(Token(STRING, text[start:i], value, start))
-            continue
-        if ch == "'":
-            value, i = _read_quoted(text, i, "'")
+                append(Token(NAME, word, word, i))
+        elif kind == "int" or kind == "real":
+            if end < n and (text[end].isalnum() or text[end] == "_" or text[end] == "."):
+                if kind == "int" and text[end] == ".":
+                    pass  # `1.x` is a selection from 1; the parser decides
+                elif text[end] in "eE":
+                    raise ClassAdSyntaxError.at("malformed exponent in number", text, end)
+                else:
+                    raise ClassAdSyntaxError.at("malformed number", text, i)
+            if kind == "real":
+                append(Token(REAL, word, float(word), i))
+            else:
+                value = int(word)
+                if value > INT64_MAX + 1 or (value > INT64_MAX and not _negated(tokens)):
+                    raise ClassAdSyntaxError.at("integer does not fit in 64 bits", text, i)
+                append(Token(INT, word, value, i))
+        elif kind == "string":
+            body = word[1:-1]
+            value = _unescape(body) if "\\" in body else body
+            append(Token(STRING, word, value, i))
+        else:  # qname
+            body = word[1:-1]
+            value = _unescape(body) if "\\" in body else body
             if not value:
-                raise ClassAdSyntaxError.at("empty quoted attribute name", text, start)
-            append(Token(NAME, text[start:i], value, start, quoted=True))
-            continue
-        for op in _OPERATORS:
-            if text.startswith(op, i):
-                append(Token(OP, op, op, start))
-                i += len(op)
-                break
-        else:
-            raise ClassAdSyntaxError.at(f"unexpected character {ch!r}", text, start)
+                raise ClassAdSyntaxError.at("empty quoted attribute name", text, i)
+            append(Token(NAME, word, value, i, quoted=True))
+        i = end
+    append(Token(EOF, "", None, n))
+    return tokens
+
+
+def _lex_error(text: str, i: int) -> NoReturn:
+    ch = text[i]
+    if ch == '"':
+        raise ClassAdSyntaxError.at("unterminated string", text, i)
+    if ch == "'":
+        raise ClassAdSyntaxError.at("unterminated quoted attribute name", text, i)
+    if text.startswith("/*", i):
+        raise ClassAdSyntaxError.at("unterminated comment", text, i)
+    raise ClassAdSyntaxError.at(f"unexpected character {ch!r}", text, i)
+
+
+def _unescape(body: str) -> str:
+    """Decode backslash escapes: \\n \\t ..., octal \\ooo; an unknown \\c is c."""
+    return _ESCAPE.sub(_escape_value, body)
 
 
 def _negated(tokens: list[Token]) -> bool:
     return bool(tokens) and tokens[-1].kind == OP and tokens[-1].text == "-"
-
-
-def _number(text: str, i: int, tokens: list[Token]) -> int:
-    n = len(text)
-    start = i
-    while i < n and text[i].isdigit():
-        i += 1
-    is_real = False
-    if i < n and text[i] == "." and i + 1 < n and text[i + 1].isdigit():
-        is_real = True
-        i += 1
-        while i < n and text[i].isdigit():
-            i += 1
-    if i < n and text[i] in "eE":
-        j = i + 1
-        if j < n and text[j] in "+-":
-            j += 1
-        if j < n and text[j].isdigit():
-            is_real = True
-            i = j
-            while i < n and text[i].isdigit():
-                i += 1
-        else:
-            raise ClassAdSyntaxError.at("malformed exponent in number", text, i)
-    if i < n and (text[i].isalpha() or text[i] == "_"):
-        raise ClassAdSyntaxError.at("malformed number", text, start)
-    literal = text[start:i]
-    if is_real:
-        tokens.append(Token(REAL, literal, float(literal), start))
-    else:
-        value = int(literal)
-        if value > INT64_MAX + 1 or (value > INT64_MAX and not _negated(tokens)):
-            raise ClassAdSyntaxError.at("integer does not fit in 64 bits", text, start)
-        tokens.append(Token(INT, literal, value, start))
-    return i

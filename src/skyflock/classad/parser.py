@@ -83,12 +83,14 @@ class Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = lexer.tokenize(text)
+        eof = self.tokens[-1]
+        self.tokens += [eof, eof, eof]  # so peeking ahead never runs off the end
         self.pos = 0
         self.depth = 0
 
     # -- cursor --------------------------------------------------------------
     def peek(self, ahead: int = 0) -> Token:
-        return self.tokens[min(self.pos + ahead, len(self.tokens) - 1)]
+        return self.tokens[self.pos + ahead]
 
     def advance(self) -> Token:
         tok = self.tokens[self.pos]
@@ -130,12 +132,13 @@ class Parser:
         if not self.at_op("?"):
             return test
         self.advance()
-        if self.at_op(":"):
-            self.advance()
-            return Elvis(test, self.expression())
         then = self.expression()
         self.expect_op(":", "in a conditional (test ? then : else)")
         return Conditional(test, then, self.expression())
+
+    def _at_elvis(self) -> bool:
+        nxt = self.peek(1)
+        return self.at_op("?") and nxt.kind == lexer.OP and nxt.text == ":"
 
     def _binary_op(self) -> str | None:
         tok = self.peek()
@@ -182,9 +185,32 @@ class Parser:
 
     def _postfix_follows(self) -> bool:
         nxt = self.peek(1)
-        return nxt.kind == lexer.OP and nxt.text in (".", "[")
+        if nxt.kind != lexer.OP:
+            return False
+        if nxt.text == "?":
+            after = self.peek(2)
+            return after.kind == lexer.OP and after.text == ":"
+        return nxt.text in (".", "[")
 
     def _postfix(self) -> Expr:
+        # The two-operand `a ?: b` binds tighter than every other operator, as
+        # in HTCondor: `1 + undefined ?: 5` is 6, `-undefined ?: 5` is -5.
+        expr = self._selection()
+        while self._at_elvis():
+            self.advance()
+            self.advance()
+            tok = self.peek()
+            nxt = self.peek(1)
+            if tok.kind == lexer.OP and tok.text == "-" and nxt.kind in (lexer.INT, lexer.REAL):
+                self.advance()
+                self.advance()
+                right: Expr = Literal(-nxt.value)  # type: ignore[operator]
+            else:
+                right = self._selection()
+            expr = Elvis(expr, right)
+        return expr
+
+    def _selection(self) -> Expr:
         expr = self._primary()
         while True:
             if self.at_op("."):

@@ -152,18 +152,23 @@ def subscript(base: Value, index: Value, my: Any, target: Any, env: Any) -> Valu
 
     if base is ERROR or index is ERROR:
         return ERROR
+    if index is UNDEFINED or base is UNDEFINED:
+        return UNDEFINED
     if isinstance(base, list):
         if type(index) is int:
-            if 0 <= index < len(base):
-                return base[index]
-            return ERROR
-        return UNDEFINED if index is UNDEFINED else ERROR
-    if isinstance(base, ClassAd):
-        if type(index) is str:
-            return lookup_in(base, index.lower(), my, target, env)
-        return UNDEFINED if index is UNDEFINED else ERROR
-    if base is UNDEFINED:
-        return UNDEFINED
+            # HTCondor takes the index as a C int: the low 32 bits, signed.
+            i = index & 0xFFFFFFFF
+            if i >= 0x80000000:
+                return ERROR
+            if i < len(base):
+                return base[i]
+        return ERROR
+    if isinstance(base, ClassAd) and type(index) is str:
+        # Unlike `ad.name`, `ad["name"]` looks in that ad only, not its parents.
+        key = index.lower()
+        if key not in base._exprs:
+            return UNDEFINED
+        return eval_attr(base, key, my, target, env)
     return ERROR
 
 

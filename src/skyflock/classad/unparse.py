@@ -93,7 +93,7 @@ def precedence(expr: Expr) -> int:
     t = type(expr)
     if t is Binary:
         return BINARY_PRECEDENCE[expr.op]  # type: ignore[attr-defined]
-    if t is Conditional or t is Elvis:
+    if t is Conditional:
         return 0
     if t is Unary:
         return UNARY_PRECEDENCE
@@ -109,6 +109,19 @@ def precedence(expr: Expr) -> int:
 def _wrap(expr: Expr, minimum: int) -> str:
     text = unparse(expr)
     return f"({text})" if precedence(expr) < minimum else text
+
+
+def _negative_number(expr: Expr) -> bool:
+    if type(expr) is not Literal:
+        return False
+    v = expr.value  # type: ignore[attr-defined]
+    return isinstance(v, int | float) and not isinstance(v, bool) and v < 0
+
+
+def _wrap_base(expr: Expr) -> str:
+    """The base of `.name` or `[i]`: an ?: needs parentheses there too."""
+    text = unparse(expr)
+    return f"({text})" if type(expr) is Elvis or precedence(expr) < _POSTFIX else text
 
 
 def unparse(expr: Expr) -> str:
@@ -140,18 +153,23 @@ def unparse(expr: Expr) -> str:
         return f"{_wrap(expr.test, 1)} ? {unparse(expr.then)} : {unparse(expr.otherwise)}"
     if t is Elvis:
         assert isinstance(expr, Elvis)
-        return f"{_wrap(expr.test, 1)} ?: {unparse(expr.otherwise)}"
+        right = expr.otherwise
+        if type(right) is Elvis or (precedence(right) < _POSTFIX and not _negative_number(right)):
+            right_text = f"({unparse(right)})"
+        else:
+            right_text = unparse(right)
+        return f"{_wrap(expr.test, _POSTFIX)} ?: {right_text}"
     if t is Select:
         assert isinstance(expr, Select)
         base = expr.base
         if type(base) is AttrRef and base.scope is None and base.key in SCOPES:
             base_text = "'" + base.name + "'"
         else:
-            base_text = _wrap(base, _POSTFIX)
+            base_text = _wrap_base(base)
         return f"{base_text}.{quote_name(expr.name)}"
     if t is Subscript:
         assert isinstance(expr, Subscript)
-        return f"{_wrap(expr.base, _POSTFIX)}[{unparse(expr.index)}]"
+        return f"{_wrap_base(expr.base)}[{unparse(expr.index)}]"
     if t is Call:
         assert isinstance(expr, Call)
         return f"{expr.name}({', '.join(unparse(a) for a in expr.args)})"
