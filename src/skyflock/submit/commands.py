@@ -2,7 +2,8 @@
 
 A `Rule` reads a few submit commands (by canonical name; `ALIASES` lists the
 other spellings condor_submit accepts) and returns job attributes with
-HTCondor's names. The job builder runs every rule once per queue statement
+HTCondor's names (`rules.py` lists them in order, `requirements.py` holds the
+Requirements rule). The job builder runs every rule once per queue statement
 when none of its commands changes from job to job, and per job (with a cache)
 otherwise, so the rules are plain functions of their inputs.
 
@@ -19,18 +20,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from skyflock.classad import ClassAd, Expr
+from skyflock.classad import Expr
 from skyflock.submit.arguments import join_v1, join_v2, parse_arguments
 from skyflock.submit.environment import format_environment, getenv_selection, parse_environment
 from skyflock.submit.errors import SubmitError, SubmitWarning, Where
-from skyflock.submit.exprs import constant, integer, parse_expr
+from skyflock.submit.exprs import integer, parse_expr
 from skyflock.submit.units import KIB, MIB, parse_quantity
 
 DEFAULT_REQUEST_CPUS = 1
 DEFAULT_REQUEST_MEMORY_MIB = 128
 DEFAULT_REQUEST_DISK_KIB = 1024 * 1024
-DEFAULT_ARCH = "X86_64"
-DEFAULT_OPSYS = "LINUX"
 DEFAULT_MAX_RETRIES = 2
 NICE_USER_GROUP = "nice-user"
 VANILLA = 5
@@ -119,17 +118,8 @@ _TRUE = {"true", "yes", "t", "y", "1"}
 _FALSE = {"false", "no", "f", "n", "0"}
 _SHOULD = {"YES", "NO", "IF_NEEDED"}
 _WHEN = {"ON_EXIT", "ON_EXIT_OR_EVICT", "ON_SUCCESS", "NEVER"}
-_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-_OPSYS_REFS = {
-    "opsys",
-    "opsysandver",
-    "opsyslongname",
-    "opsysshortname",
-    "opsysname",
-    "opsyslegacy",
-}
-_REQUEST_PREFIX = "request_"
-_SPECIAL_REQUESTS = {"request_cpus", "request_memory", "request_disk", "request_gpus"}
+REQUEST_PREFIX = "request_"
+SPECIAL_REQUESTS = {"request_cpus", "request_memory", "request_disk", "request_gpus"}
 
 
 @dataclass
@@ -187,7 +177,7 @@ def _expr(inputs: Inputs, key: str) -> Expr | None:
 # -- the rules ------------------------------------------------------------------
 
 
-def _universe(inputs: Inputs) -> Attrs:
+def universe_rule(inputs: Inputs) -> Attrs:
     container = is_container_job(inputs)
     image = inputs.get("container_image")
     if container and not image:
@@ -211,7 +201,7 @@ def is_container_job(inputs: Inputs) -> bool:
     raise where.error(f"unknown universe '{value}'; expected vanilla or container")
 
 
-def _executable(inputs: Inputs) -> Attrs:
+def executable_rule(inputs: Inputs) -> Attrs:
     exe = inputs.get("executable")
     transfer = _bool(inputs, "transfer_executable", True)
     attrs: Attrs = {}
@@ -227,7 +217,7 @@ def _executable(inputs: Inputs) -> Attrs:
     return attrs
 
 
-def _arguments(inputs: Inputs) -> Attrs:
+def arguments_rule(inputs: Inputs) -> Attrs:
     value = inputs.get("arguments")
     if value is None:
         return {}
@@ -238,7 +228,7 @@ def _arguments(inputs: Inputs) -> Attrs:
     return {attr: join_v1(args) if attr == "Args" else join_v2(args)}
 
 
-def _environment(inputs: Inputs) -> Attrs:
+def environment_rule(inputs: Inputs) -> Attrs:
     env: dict[str, str] = {}
     attrs: Attrs = {}
     getenv = inputs.get("getenv")
@@ -261,7 +251,7 @@ def _environment(inputs: Inputs) -> Attrs:
     return attrs
 
 
-def _iwd(inputs: Inputs) -> Attrs:
+def iwd_rule(inputs: Inputs) -> Attrs:
     base = inputs.ctx.base_dir
     initialdir = inputs.get("initialdir")
     iwd = posixpath.normpath(posixpath.join(base, initialdir)) if initialdir else base
@@ -272,7 +262,7 @@ def _iwd(inputs: Inputs) -> Attrs:
     return attrs
 
 
-def _stdio(key: str, attr: str) -> Rule:
+def stdio_rule(key: str, attr: str) -> Rule:
     def build(inputs: Inputs) -> Attrs:
         value = inputs.get(key)
         return {attr: value if value else "/dev/null"}
@@ -309,7 +299,7 @@ def resources(inputs: Inputs, custom: tuple[str, ...]) -> Attrs:
         value = inputs.get(key)
         if value is None or value.strip().lower() == "undefined":
             continue
-        name = "Request" + key[len(_REQUEST_PREFIX) :]
+        name = "Request" + key[len(REQUEST_PREFIX) :]
         try:
             attrs[name] = parse_expr(value, inputs.where(key), key)
         except SubmitError as exc:
@@ -320,9 +310,9 @@ def resources(inputs: Inputs, custom: tuple[str, ...]) -> Attrs:
     return attrs
 
 
-def _transfer(inputs: Inputs) -> Attrs:
+def transfer(inputs: Inputs) -> Attrs:
     attrs: Attrs = {}
-    files_in = _file_list(inputs.get("transfer_input_files"))
+    files_in = file_list(inputs.get("transfer_input_files"))
     files_out = inputs.get("transfer_output_files")
     should_text = inputs.get("should_transfer_files")
     should = (should_text or "IF_NEEDED").strip().upper()
@@ -358,7 +348,7 @@ def _transfer(inputs: Inputs) -> Attrs:
     if files_in:
         attrs["TransferInputFiles"] = ",".join(files_in)
     if files_out is not None:
-        attrs["TransferOutputFiles"] = ",".join(_file_list(files_out))
+        attrs["TransferOutputFiles"] = ",".join(file_list(files_out))
     remaps = inputs.get("transfer_output_remaps")
     if remaps is not None:
         attrs["TransferOutputRemaps"] = remaps.strip().strip('"')
@@ -368,129 +358,25 @@ def _transfer(inputs: Inputs) -> Attrs:
     return attrs
 
 
-def _file_list(value: str | None) -> list[str]:
+def file_list(value: str | None) -> list[str]:
     if value is None or value.strip() in ("", '""'):
         return []
     return [f.strip() for f in value.split(",") if f.strip()]
 
 
-def requirements(inputs: Inputs, custom: tuple[str, ...], forced: bool) -> Attrs:
-    """Requirements: the user's expression and the clauses condor_submit adds."""
-    if forced:
-        return {}
-    user = inputs.get("requirements")
-    clauses: list[str] = []
-    refs: set[str] = set()
-    if user is not None and user.strip():
-        parse_expr(user, inputs.where("requirements"), "requirements")
-        clauses.append(f"({user.strip()})")
-        refs = {
-            r.lower()
-            for r in parse_expr(user, inputs.where("requirements"), "requirements").external_refs(
-                ClassAd({"RequestMemory": 0})
-            )
-        }
-    if is_container_job(inputs):
-        clauses.append("TARGET.HasContainer")
-    else:
-        if "arch" not in refs:
-            clauses.append(f'(TARGET.Arch == "{DEFAULT_ARCH}")')
-        if not refs & _OPSYS_REFS:
-            clauses.append(f'(TARGET.OpSys == "{DEFAULT_OPSYS}")')
-    res = resources(inputs, custom)
-    if _positive_or_expr(res.get("RequestDisk"), 0):
-        clauses.append("(TARGET.Disk >= RequestDisk)")
-    if _positive_or_expr(res.get("RequestMemory"), 1):
-        clauses.append("(TARGET.Memory >= RequestMemory)")
-    if "cpus" not in refs and _positive_or_expr(res.get("RequestCpus"), 1):
-        clauses.append("(TARGET.Cpus >= RequestCpus)")
-    tags = sorted(
-        (
-            name
-            for name in res
-            if name.lower() not in ("requestcpus", "requestmemory", "requestdisk")
-        ),
-        key=str.lower,
-    )
-    for name in tags:
-        tag = name[len("Request") :]
-        if len(tag) < 2 or tag.startswith("_") or tag.lower() in refs:
-            continue
-        value = res[name]
-        if isinstance(value, Expr):
-            folded = constant_of(value)
-            if isinstance(folded, str):
-                if folded:
-                    clauses.append(f"regexp({name}, TARGET.{tag})")
-                continue
-            if folded is not None and not _positive_or_expr(folded, 0):
-                continue
-        elif not _positive_or_expr(value, 0):
-            continue
-        clauses.append(f"(TARGET.{tag} >= {name})")
-    clauses.extend(_transfer_clauses(inputs, refs))
-    return {
-        "Requirements": parse_expr(
-            " && ".join(clauses), inputs.where("requirements"), "requirements"
-        )
-    }
-
-
-def constant_of(expr: Expr) -> object:
-    try:
-        return constant(str(expr))
-    except ValueError:
-        return None
-
-
-def _positive_or_expr(value: object, floor: float) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, Expr):
-        folded = constant_of(value)
-        if isinstance(folded, (int, float)) and not isinstance(folded, bool):
-            return folded > floor
-        return True
-    return isinstance(value, (int, float)) and value > floor
-
-
-def _transfer_clauses(inputs: Inputs, refs: set[str]) -> list[str]:
-    transfer = _transfer(inputs)
-    should = transfer["ShouldTransferFiles"]
-    domain = "(TARGET.FileSystemDomain == MY.FileSystemDomain)"
-    if should == "NO":
-        return [] if "filesystemdomain" in refs else [domain]
-    if "hasfiletransfer" in refs or "hasjobtransferplugins" in refs:
-        return []
-    methods = sorted(
-        {
-            m.group(1).lower()
-            for f in _file_list(str(transfer.get("TransferInputFiles", "")))
-            if (m := _URL.match(f))
-        }
-    )
-    check = "TARGET.HasFileTransfer"
-    if "hasfiletransferpluginmethods" not in refs:
-        for method in methods:
-            check += f' && stringListIMember("{method}",TARGET.HasFileTransferPluginMethods)'
-    if should == "IF_NEEDED" and "filesystemdomain" not in refs:
-        return [f"({domain} || ({check}))"]
-    return [f"({check})"]
-
-
-def _rank(inputs: Inputs) -> Attrs:
+def rank_rule(inputs: Inputs) -> Attrs:
     expr = _expr(inputs, "rank")
     return {"Rank": expr if expr is not None else 0.0}
 
 
-def _priority(inputs: Inputs) -> Attrs:
+def priority_rule(inputs: Inputs) -> Attrs:
     value = inputs.get("priority")
     if value is None:
         return {"JobPrio": 0}
     return {"JobPrio": integer(value, inputs.where("priority"), "priority")}
 
 
-def _accounting(inputs: Inputs) -> Attrs:
+def accounting_rule(inputs: Inputs) -> Attrs:
     group = inputs.get("accounting_group") or None
     user = inputs.get("accounting_group_user") or None
     attrs: Attrs = {}
@@ -526,7 +412,7 @@ def _accounting(inputs: Inputs) -> Attrs:
     return attrs
 
 
-def _policy(inputs: Inputs) -> Attrs:
+def policy_rule(inputs: Inputs) -> Attrs:
     attrs: Attrs = {}
     retries_text = inputs.get("max_retries")
     success_text = inputs.get("success_exit_code")
@@ -583,7 +469,7 @@ def _policy(inputs: Inputs) -> Attrs:
     return attrs
 
 
-def _limits(inputs: Inputs) -> Attrs:
+def limits_rule(inputs: Inputs) -> Attrs:
     attrs: Attrs = {}
     for key, attr in (
         ("job_max_vacate_time", "JobMaxVacateTime"),
@@ -604,134 +490,20 @@ def _limits(inputs: Inputs) -> Attrs:
     return attrs
 
 
-def _hold(inputs: Inputs) -> Attrs:
+def hold_rule(inputs: Inputs) -> Attrs:
     if _bool(inputs, "hold", False):
         return {"JobStatus": 5, "HoldReason": "submitted on hold", "HoldReasonCode": 15}
     return {}
 
 
-def _custom(key: str, spelled: str) -> Rule:
-    attr = spelled[1:] if spelled.startswith("+") else spelled[3:]
-
-    def build(inputs: Inputs) -> Attrs:
-        value = inputs.get(key) or ""
-        return {attr: parse_expr(value, inputs.where(key), spelled)}
-
-    return Rule(key, (key,), build)
-
-
-# -- the table ------------------------------------------------------------------
-
-
-def rules_for(spelled: Mapping[str, str], ctx_owner: str | None) -> list[Rule]:
-    """The rules of one queue statement, in the order their attributes appear.
-
-    `spelled` maps the (lower-case) names defined so far to their spelling;
-    they decide the custom `+Attr` rules and the custom `request_<name>`
-    resources.
-    """
-    keys = list(spelled)
-    custom_requests = tuple(
-        k
-        for k in keys
-        if k.startswith(_REQUEST_PREFIX)
-        and k not in _SPECIAL_REQUESTS
-        and k not in KNOWN
-        and k not in ("request_cpu", "request_gpu")
-        and len(k) - len(_REQUEST_PREFIX) >= 2
-        and not k[len(_REQUEST_PREFIX)].startswith("_")
-    )
-    custom_attrs = [k for k in keys if k.startswith("+") or k.startswith("my.")]
-    forced = any(k in ("+requirements", "my.requirements") for k in keys)
-    resource_keys = ("request_cpus", "request_memory", "request_disk", "request_gpus")
-    transfer_keys = (
-        "transfer_input_files",
-        "transfer_output_files",
-        "transfer_output_remaps",
-        "should_transfer_files",
-        "when_to_transfer_output",
-    )
-
-    def owner_rule(_: Inputs) -> Attrs:
-        return {"Owner": ctx_owner} if ctx_owner is not None else {}
-
-    rules = [
-        Rule("owner", (), owner_rule),
-        Rule("universe", ("universe", "container_image"), _universe),
-        Rule("status", (), lambda _: {"JobStatus": 1}),
-        Rule(
-            "executable",
-            ("executable", "transfer_executable", "universe", "container_image"),
-            _executable,
-        ),
-        Rule("arguments", ("arguments",), _arguments),
-        Rule("environment", ("environment", "getenv"), _environment),
-        Rule("iwd", ("initialdir", "log"), _iwd),
-        _stdio("input", "In"),
-        _stdio("output", "Out"),
-        _stdio("error", "Err"),
-        Rule(
-            "resources", (*resource_keys, *custom_requests), lambda i: resources(i, custom_requests)
-        ),
-        Rule("transfer", transfer_keys, _transfer),
-        Rule(
-            "requirements",
-            (
-                "requirements",
-                "universe",
-                "container_image",
-                *resource_keys,
-                *custom_requests,
-                *transfer_keys,
-            ),
-            lambda i: requirements(i, custom_requests, forced),
-        ),
-        Rule("rank", ("rank",), _rank),
-        Rule("priority", ("priority",), _priority),
-        Rule("accounting", ("accounting_group", "accounting_group_user", "nice_user"), _accounting),
-        Rule(
-            "policy",
-            (
-                "max_retries",
-                "success_exit_code",
-                "retry_until",
-                "on_exit_remove",
-                "on_exit_hold",
-                "on_exit_hold_reason",
-                "on_exit_hold_subcode",
-                "periodic_hold",
-                "periodic_hold_reason",
-                "periodic_hold_subcode",
-                "periodic_release",
-                "periodic_remove",
-            ),
-            _policy,
-        ),
-        Rule(
-            "limits",
-            (
-                "job_max_vacate_time",
-                "allowed_execute_duration",
-                "allowed_job_duration",
-                "batch_name",
-                "concurrency_limits",
-            ),
-            _limits,
-        ),
-        Rule("hold", ("hold",), _hold),
-    ]
-    rules.extend(_custom(k, spelled[k]) for k in custom_attrs)
-    return rules
-
-
 def custom_request_warning(key: str) -> str | None:
     """A hint when `request_<x>` looks like a misspelt standard request."""
-    close = difflib.get_close_matches(key, sorted(_SPECIAL_REQUESTS), n=1, cutoff=0.8)
+    close = difflib.get_close_matches(key, sorted(SPECIAL_REQUESTS), n=1, cutoff=0.8)
     if key in ("request_cpu", "request_gpu"):
         return f"'{key}' is not a submit command; did you mean '{key}s'? (ignored)"
     if close and close[0] != key:
         return (
-            f"'{key}' asks for a custom resource Request{key[len(_REQUEST_PREFIX) :]}; "
+            f"'{key}' asks for a custom resource Request{key[len(REQUEST_PREFIX) :]}; "
             f"did you mean '{close[0]}'?"
         )
     return None

@@ -26,7 +26,6 @@ from skyflock.submit.commands import (
     KNOWN,
     Context,
     custom_request_warning,
-    rules_for,
     unknown_command_warning,
 )
 from skyflock.submit.errors import SubmitWarning, Where
@@ -35,6 +34,7 @@ from skyflock.submit.files import SubmitFiles
 from skyflock.submit.macros import Expander, MacroTable, references, substitute_self
 from skyflock.submit.queue import parse_queue, queue_rows
 from skyflock.submit.reader import Statement, read_statements
+from skyflock.submit.rules import rules_for
 
 MAX_INCLUDE_DEPTH = 20
 
