@@ -139,6 +139,7 @@ class _Cycle:
         self.limits: dict[str, float] = {}
         self.allocations: dict[str, float] = {}
         self.group_demand: dict[str, float] = {}
+        self.members: dict[str, list[Submitter]] = {}
 
     # -- setup ---------------------------------------------------------------
     def weight(self, res: Resources) -> float:
@@ -401,7 +402,7 @@ class _Cycle:
                 continue
             w = self.weight(self.job_groups[req.ac].request)
             if rounding:
-                allowed = 1 if s.used < limit - _EPS and matched == 0 else 0
+                allowed = 1 if matched == 0 and self.may_round_up(s, limit, w) else 0
             elif w <= 0:
                 allowed = req.left
             else:
@@ -431,7 +432,7 @@ class _Cycle:
         done = 0
         while done < n:
             w = self.weight(jg.request)
-            if rounding and s.used >= limit - _EPS:
+            if rounding and not self.may_round_up(s, limit, w):
                 break
             if not rounding and s.used + w > limit + _EPS:
                 break
@@ -469,6 +470,22 @@ class _Cycle:
             s.matched += 1
         return done
 
+    def may_round_up(self, s: Submitter, limit: float, w: float) -> bool:
+        """Whether a submitter under a fractional limit may take one more job.
+
+        Never past its ceiling nor past its group's allocation.
+        """
+        if s.used >= limit - _EPS:
+            return False
+        ceiling = self.ceilings.get(s.name)
+        if ceiling is not None and s.used + w > ceiling + _EPS:
+            return False
+        if s.group != NO_GROUP:
+            held = sum(m.used for m in self.members.get(s.group, ()))
+            if held + w > self.allocations.get(s.group, 0.0) + _EPS:
+                return False
+        return True
+
     def stop_reason(self, s: Submitter, a: int) -> str:
         """Why a request stopped at its submitter's limit: the limit, or no slot anyway."""
         if a in self.exhausted:
@@ -505,6 +522,7 @@ class _Cycle:
         members: dict[str, list[Submitter]] = {}
         for s in subs.values():
             members.setdefault(s.group, []).append(s)
+        self.members = members
         for group in groups.negotiation_order(self.config, self.allocations, usage_by_group):
             inside = members.get(group)
             if not inside:
