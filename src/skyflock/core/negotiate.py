@@ -470,6 +470,30 @@ class _Cycle:
             s.matched += 1
         return done
 
+    def final_reason(self, s: Submitter, req: Request) -> str:
+        """Why a request still has idle jobs when the cycle ends.
+
+        With a free slot that fits, a limit held it back. Without one, the
+        limit is still the reason when the submitter holds its limit while
+        others hold the rest of the slots its jobs could use; otherwise no
+        slot matches (`no_slots`).
+        """
+        a = req.ac
+        if a not in self.exhausted and self.select(a) is not None:
+            return self.limit_reason(s)
+        self.exhausted.add(a)
+        others = sum(o.used for o in self.submitters.values() if o is not s)
+        if s.used >= s.limit - 1e-6 and others > _EPS and self._could_ever_match(a):
+            return self.limit_reason(s)
+        return NO_SLOTS
+
+    def _could_ever_match(self, a: int) -> bool:
+        need = self.job_groups[a].request
+        return any(
+            self.usable[g.index] and carve.fits(g.totals, need) and self.table.pair(a, g.index)
+            for g in self.slot_groups
+        )
+
     def may_round_up(self, s: Submitter, limit: float, w: float) -> bool:
         """Whether a submitter under a fractional limit may take one more job.
 
@@ -569,9 +593,7 @@ class _Cycle:
             for req in s.requests:
                 if req.left > 0:
                     by_reason = waiting.setdefault(req.ac, {}).setdefault(s.name, {})
-                    reason = req.reason
-                    if reason != NO_SLOTS:  # a limit held it back; were slots left at the end?
-                        reason = self.stop_reason(s, req.ac)
+                    reason = self.final_reason(s, req)
                     by_reason[reason] = by_reason.get(reason, 0) + req.left
         explanations = explain.explain_cycle(
             self.job_groups,
