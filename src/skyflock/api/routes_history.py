@@ -1,0 +1,25 @@
+"""Finished jobs over HTTP: `GET /api/history?constraint=...&limit=N` (newest first).
+
+Neighbours: `manager.history` (the store's history table), `api.schemas`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from skyflock.api.deps import ManagerDep
+from skyflock.api.schemas import AdsResponse
+
+router = APIRouter(prefix="/api/history", tags=["history"])
+
+
+@router.get("", response_model=AdsResponse)
+async def history(
+    manager: ManagerDep,
+    constraint: Annotated[str | None, Query(description="A ClassAd expression.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 100,
+) -> AdsResponse:
+    """Completed and removed jobs matching the constraint."""
+    return AdsResponse.of(manager.history(constraint, limit=limit))

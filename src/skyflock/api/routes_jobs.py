@@ -1,0 +1,155 @@
+"""The job queue over HTTP: submit, query, one job, its events, and the user actions.
+
+    POST /api/jobs                 submit-file text (with filename, base_dir, owner,
+                                   environ) or JSON job ads
+    GET  /api/jobs                 the queue: `constraint` (ClassAd), `ids`,
+                                   `projection` (attribute names, -af style), `limit`
+    GET  /api/jobs/{id}            one job's ad, from the queue or the history
+    GET  /api/jobs/{id}/events     its event log
+    POST /api/jobs/remove|hold|release|qedit   by `ids` and/or `constraint`
+
+Job ids are `CLUSTER.PROC`. An action naming only ids that all fail is a 404
+(unknown ids) or 409 (illegal transition, e.g. releasing a running job); with
+a constraint the refused jobs are listed in the answer.
+Neighbours: `api.schemas` (bodies), `api.port` (the facade), `api.app`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from skyflock.api.deps import ManagerDep
+from skyflock.api.schemas import (
+    ActionRequest,
+    ActionResponse,
+    AdsResponse,
+    EventOut,
+    QeditRequest,
+    Selection,
+    SubmitRequest,
+    SubmitResponse,
+    ad_from_json,
+    ad_to_json,
+)
+from skyflock.manager.errors import BadInput, NotFound
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+JOB_ID = re.compile(r"^\d+\.\d+$")
+
+
+def check_job_id(job_id: str) -> str:
+    if not JOB_ID.match(job_id):
+        raise BadInput(f"job id {job_id!r}: expected CLUSTER.PROC, like 12.0")
+    return job_id
+
+
+def _server_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER", "nobody")
+
+
+def split_list(values: list[str] | None) -> list[str]:
+    """Query lists given repeated (`?a=x&a=y`) or comma-separated (`?a=x,y`)."""
+    out: list[str] = []
+    for value in values or []:
+        out.extend(part.strip() for part in value.split(",") if part.strip())
+    return out
+
+
+@router.post("", status_code=201, response_model=SubmitResponse)
+async def submit(body: SubmitRequest, manager: ManagerDep) -> SubmitResponse:
+    """Queue jobs: the text of a submit description, or job ads in JSON form."""
+    owner = body.owner or _server_user()
+    if body.submit is not None:
+        base_dir = body.base_dir or os.getcwd()
+        if not os.path.isabs(base_dir):
+            raise BadInput(f"base_dir {base_dir!r}: give an absolute path")
+        result = await manager.submit(
+            body.submit,
+            filename=body.filename,
+            base_dir=base_dir,
+            owner=owner,
+            environ=body.environ,
+        )
+    else:
+        ads = [ad_from_json(obj, f"ads[{i}]") for i, obj in enumerate(body.ads or [])]
+        result = await manager.submit_ads(ads, owner=owner)
+    return SubmitResponse.of(result)
+
+
+@router.get("", response_model=AdsResponse)
+async def query(
+    manager: ManagerDep,
+    constraint: Annotated[str | None, Query(description="A ClassAd expression.")] = None,
+    ids: Annotated[list[str] | None, Query(description="Job ids CLUSTER.PROC.")] = None,
+    projection: Annotated[
+        list[str] | None, Query(description="Attribute names to return (-af style).")
+    ] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> AdsResponse:
+    """The live queue, filtered by constraint and ids, optionally projected."""
+    id_list = [check_job_id(i) for i in split_list(ids)]
+    ads = manager.query(constraint, ids=id_list, projection=split_list(projection), limit=limit)
+    return AdsResponse.of(ads)
+
+
+@router.get("/{job_id}")
+async def job(job_id: str, manager: ManagerDep) -> dict[str, object]:
+    """One job's full ad: `{"where": "queue"|"history", "ad": {...}}`."""
+    check_job_id(job_id)
+    found = manager.query(ids=[job_id])
+    if found:
+        return {"where": "queue", "ad": ad_to_json(found[0])}
+    cluster, _, proc = job_id.partition(".")
+    done = manager.history(f"ClusterId == {cluster} && ProcId == {proc}", limit=1)
+    if done:
+        return {"where": "history", "ad": ad_to_json(done[0])}
+    raise NotFound(f"no job {job_id} in the queue or the history")
+
+
+@router.get("/{job_id}/events", response_model=list[EventOut])
+async def events(job_id: str, manager: ManagerDep) -> list[EventOut]:
+    """The job's event log, oldest first."""
+    return [EventOut.of(e) for e in manager.job_events(check_job_id(job_id))]
+
+
+def _ids(selection: Selection) -> list[str]:
+    return [check_job_id(i) for i in selection.ids]
+
+
+@router.post("/remove", response_model=ActionResponse)
+async def remove(body: ActionRequest, manager: ManagerDep) -> ActionResponse:
+    """Remove jobs (running ones are vacated)."""
+    result = await manager.remove(_ids(body), body.constraint, reason=body.reason)
+    return ActionResponse.of(result)
+
+
+@router.post("/hold", response_model=ActionResponse)
+async def hold(body: ActionRequest, manager: ManagerDep) -> ActionResponse:
+    """Hold jobs (running ones are vacated)."""
+    result = await manager.hold(_ids(body), body.constraint, reason=body.reason)
+    return ActionResponse.of(result)
+
+
+@router.post("/release", response_model=ActionResponse)
+async def release(body: Selection, manager: ManagerDep) -> ActionResponse:
+    """Release held jobs back to idle."""
+    result = await manager.release(_ids(body), body.constraint)
+    return ActionResponse.of(result)
+
+
+@router.post("/qedit", response_model=ActionResponse)
+async def qedit(body: QeditRequest, manager: ManagerDep) -> ActionResponse:
+    """Set one attribute of idle or held jobs to a ClassAd expression."""
+    result = await manager.qedit(
+        _ids(body), body.constraint, attribute=body.attribute, expression=body.expression
+    )
+    return ActionResponse.of(result)
