@@ -1,0 +1,95 @@
+"""Autoclusters: jobs and slots grouped by what matchmaking can tell apart."""
+
+from __future__ import annotations
+
+from skyflock.classad import parse
+from skyflock.core.autocluster import group_jobs, group_slots
+from tests.core.negotiation_kit import job, run, slot, snapshot
+
+
+def _groups(jobs, significant=()):  # type: ignore[no-untyped-def]
+    groups, of_job, _ = group_jobs(jobs, significant, 128)
+    return groups, of_job
+
+
+def test_jobs_differing_only_in_insignificant_attributes_share_a_group() -> None:
+    jobs = [job(f"{i + 1}.{i}", f"user{i}", prio=i, qdate=100 - i) for i in range(5)]
+    groups, of_job = _groups(jobs)
+    assert len(groups) == 1 and of_job == [0] * 5
+    assert groups[0].count == 5 and groups[0].request == (1, 1024, 0, 0)
+
+
+def test_requests_split_groups() -> None:
+    jobs = [
+        job("1.0", memory=1000),
+        job("2.0", memory=1000),
+        job("3.0", memory=2000),
+        job("4.0", cpus=2),
+    ]
+    groups, of_job = _groups(jobs)
+    assert of_job == [0, 0, 1, 2]
+    assert [g.request for g in groups] == [(1, 1024, 0, 0), (1, 2048, 0, 0), (2, 1024, 0, 0)]
+
+
+def test_attributes_read_by_slots_are_significant() -> None:
+    jobs = [job("1.0", "alice"), job("2.0", "bob"), job("3.0", "alice")]
+    assert _groups(jobs)[1] == [0, 0, 0]
+    assert _groups(jobs, {"owner"})[1] == [0, 1, 0]
+
+
+def test_equal_requirements_parsed_apart_are_one_group() -> None:
+    a, b = job("1.0"), job("2.0")
+    a.ad["Requirements"] = parse("TARGET.Tier <= 1 && TARGET.Cpus >= RequestCpus")
+    b.ad["Requirements"] = parse("TARGET.Tier <= 1 && TARGET.Cpus >= RequestCpus")
+    assert a.ad.lookup("requirements") is not b.ad.lookup("requirements")
+    assert _groups([a, b])[1] == [0, 0]
+    b.ad["Requirements"] = parse("TARGET.Tier <= 2 && TARGET.Cpus >= RequestCpus")
+    assert _groups([a, b])[1] == [0, 1]
+
+
+def test_what_the_job_requirements_read_from_the_job_is_significant() -> None:
+    jobs = [
+        job("1.0", requirements="TARGET.Tier <= MY.MaxTier", MaxTier=1),
+        job("2.0", requirements="TARGET.Tier <= MY.MaxTier", MaxTier=2),
+        job("3.0", requirements="TARGET.Tier <= MY.MaxTier", MaxTier=1),
+    ]
+    assert _groups(jobs)[1] == [0, 1, 0]
+
+
+def test_attributes_read_through_other_attributes_are_significant() -> None:
+    a = job("1.0", requirements="TARGET.Tier <= MY.Limit", Base=1)
+    b = job("2.0", requirements="TARGET.Tier <= MY.Limit", Base=3)
+    for j in (a, b):
+        j.ad["Limit"] = parse("MY.Base + 0")
+    assert _groups([a, b])[1] == [0, 1]
+
+
+def test_group_keys_are_stable_and_distinct() -> None:
+    jobs = [job("1.0", memory=1000), job("2.0", memory=2000)]
+    first, _ = _groups(jobs)
+    again, _ = _groups(list(reversed(jobs)))
+    assert {g.key for g in first} == {g.key for g in again}
+    assert len({g.key for g in first}) == 2 and all(g.key.startswith("ac-") for g in first)
+
+
+def test_slots_group_apart_from_what_they_have_left() -> None:
+    slots = [
+        slot("a", left=(2, 1000, 10, 0)),
+        slot("b", left=(8, 16384, 10_000_000, 0)),
+        slot("c", tier=2),
+        slot("d", "other"),
+        slot("e", partitionable=False),
+    ]
+    groups, _ = group_slots(slots, {"tier"})
+    assert [g.slots for g in groups] == [[0, 1], [2], [3], [4]]
+    assert groups[0].totals == (8, 16384, 10_000_000, 0)
+    assert groups[2].cluster == "other"
+
+
+def test_a_cycle_evaluates_per_group_pair_not_per_job_and_slot() -> None:
+    jobs = [job(f"{i + 1}.0", cpus=1 + i % 2) for i in range(200)]
+    slots = [slot(f"s{i}", "cern" if i % 2 else "desy", cpus=4) for i in range(100)]
+    plan = run(snapshot(jobs, slots))
+    assert len(plan.matches) == 200
+    assert plan.stats["autoclusters"] == 2 and plan.stats["slot_groups"] == 2
+    assert plan.stats["pair_evaluations"] <= 20
