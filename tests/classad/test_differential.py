@@ -64,7 +64,7 @@ def _theirs(v: Any, m: Any, t: Any) -> Any:
             return ANY
         return _theirs(v.eval(m, t), m, t)
     if isinstance(v, classad2.ClassAd):
-        return ("ad", frozenset(k.lower() for k in v.keys()))
+        return ("ad", frozenset(k.lower() for k in v))
     if isinstance(v, list):
         return [_theirs(x, m, t) for x in v]
     return v

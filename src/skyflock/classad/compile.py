@@ -145,8 +145,8 @@ class _Codegen:
         key = repr(expr.key)
         if expr.scope is None:
             self.uses.add("scope")
-            self.emit(f"{t} = _sc.get({key}, _M)")
-            self.emit(f"if {t} is _M: {t} = _resolve(scope, my, target, {key}, env)")
+            self.emit(f"{t} = _sc.get({key})")
+            self.emit(f"if {t} is None: {t} = _resolve(scope, my, target, {key}, env)")
         elif expr.scope in ("my", "target"):
             d = "_mc" if expr.scope == "my" else "_tc"
             self.uses.add(expr.scope)

@@ -60,7 +60,7 @@ class ClassAdSyntaxError(ValueError):
         )
 
     def _render(self) -> str:
-        where = f"{self.source}:" if self.source else ""
+        where = f"{self.source}: " if self.source else ""
         head = f"{where}line {self.line}, column {self.column}: {self.message}"
         return f"{head}\n{self.excerpt}" if self.excerpt else head
 

@@ -242,8 +242,9 @@ class _JsonReader:
             return parse(source)
         except ClassAdSyntaxError as err:
             # Report at the start of the embedded expression.
+            offset = start + len('"\\/Expr(') + (err.column - 1 if err.line == 1 else 0)
             raise ClassAdSyntaxError.at(
-                f"in embedded expression: {err.message}", self.text, start + 8
+                f"in embedded expression: {err.message}", self.text, offset
             ) from None
 
     def array(self) -> Expr:

@@ -111,10 +111,10 @@ def tokenize(text: str) -> list[Token]:
             if kind == "real":
                 append(Token(REAL, word, float(word), i))
             else:
-                value = int(word)
-                if value > INT64_MAX + 1 or (value > INT64_MAX and not _negated(tokens)):
+                number = int(word)
+                if number > INT64_MAX + 1 or (number > INT64_MAX and not _negated(tokens)):
                     raise ClassAdSyntaxError.at("integer does not fit in 64 bits", text, i)
-                append(Token(INT, word, value, i))
+                append(Token(INT, word, number, i))
         elif kind == "string":
             body = word[1:-1]
             value = _unescape(body) if "\\" in body else body

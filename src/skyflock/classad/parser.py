@@ -12,6 +12,7 @@ raise `ClassAdSyntaxError` with line, column and a caret excerpt.
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 from skyflock.classad import lexer
@@ -282,7 +283,8 @@ class Parser:
                     self.advance()
                     args.append(self.expression())
             self.expect_op(")", f"to close the arguments of {name}()")
-            return Call(name, tuple(args))
+            special = _special_real(name, args)
+            return special if special is not None else Call(name, tuple(args))
         lower = name.lower()
         if not tok.quoted and lower in SCOPES and self.at_op("."):
             nxt = self.peek(1)
@@ -325,6 +327,20 @@ class Parser:
                 )
         self.advance()
         return AdExpr(tuple(entries))
+
+
+_SPECIAL_REALS: Final = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def _special_real(name: str, args: list[Expr]) -> Literal | None:
+    """`real("INF")`, `real("-INF")`, `real("NaN")`: how reals without digits are
+    written, read back as the literal they print from."""
+    if name.lower() != "real" or len(args) != 1 or type(args[0]) is not Literal:
+        return None
+    text = args[0].value
+    if type(text) is not str or text.lower() not in _SPECIAL_REALS:
+        return None
+    return Literal(_SPECIAL_REALS[text.lower()])
 
 
 def parse(text: str) -> Expr:

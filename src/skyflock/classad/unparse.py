@@ -64,7 +64,7 @@ def format_real(x: float) -> str:
     if math.isnan(x):
         return 'real("NaN")'
     if math.isinf(x):
-        return 'real("INF")' if x > 0 else '-real("INF")'
+        return 'real("INF")' if x > 0 else 'real("-INF")'
     text = repr(x)
     if "." not in text and "e" not in text and "E" not in text:
         text += ".0"
@@ -114,7 +114,7 @@ def _wrap(expr: Expr, minimum: int) -> str:
 def _negative_number(expr: Expr) -> bool:
     if type(expr) is not Literal:
         return False
-    v = expr.value  # type: ignore[attr-defined]
+    v = expr.value
     return isinstance(v, int | float) and not isinstance(v, bool) and v < 0
 
 
@@ -185,3 +185,16 @@ def unparse(expr: Expr) -> str:
         body = "; ".join(f"{quote_name(n)} = {unparse(e)}" for n, e in expr.entries)
         return f"[ {body} ]"
     raise TypeError(f"cannot print {expr!r}")
+
+
+def format_value(value: object) -> str:
+    """ClassAd source text for an evaluated value (lists and ads included)."""
+    from skyflock.classad.ad import ClassAd
+
+    if isinstance(value, list):
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(format_value(v) for v in value) + " }"
+    if isinstance(value, ClassAd):
+        return unparse(value.as_expr())
+    return format_literal(value)

@@ -27,6 +27,9 @@ def version() -> None:
 
 # Command modules register themselves below, one line each.
 # (register-commands)
+from skyflock.cli import classad_cmd  # noqa: E402
+
+classad_cmd.register(app)
 from skyflock.cli import simulate_cmd  # noqa: E402
 
 simulate_cmd.register(app)
