@@ -21,7 +21,7 @@ from skyflock.backends.base import (
 )
 from skyflock.backends.local import LocalBackend
 from skyflock.backends.local_capacity import usable_cpus
-from skyflock.backends.local_limits import address_space_backstop
+from skyflock.backends.local_limits import address_space_backstop, process_key
 from tests.backends.support import PY, run, spec, until_done, wait_for_file_text
 
 
@@ -30,6 +30,14 @@ def exited(events: Sequence[object]) -> JobExited:
     last = events[-1]
     assert isinstance(last, JobExited), events
     return last
+
+
+def own_process_key() -> str:
+    pidfd = os.pidfd_open(os.getpid())
+    try:
+        return process_key(os.getpid(), pidfd)
+    finally:
+        os.close(pidfd)
 
 
 def test_local_backend_implements_the_port(data_dir: Path) -> None:
@@ -67,9 +75,11 @@ def test_started_event_identifies_the_process(data_dir: Path, work: Path) -> Non
         await backend.start(spec("2.0", "sleep", "0.3", cwd=work))
         (started,) = await backend.events(1)
         assert isinstance(started, JobStarted)
-        proc = psutil.Process(started.pid)
         assert started.pgid == started.pid == os.getpgid(started.pid) == os.getsid(started.pid)
-        assert proc.create_time() == pytest.approx(started.process_start, abs=1e-6)
+        pidfd = os.pidfd_open(started.pid)
+        assert started.process_key == process_key(started.pid, pidfd)
+        os.close(pidfd)
+        assert started.process_key != own_process_key()
         assert before <= started.started_at <= time.time()
         assert started.boot_id
         end = exited([started, *(await until_done(backend, ["2.0"]))["2.0"]])

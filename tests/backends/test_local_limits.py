@@ -16,8 +16,9 @@ from skyflock.backends.local_limits import (
     cgroup2_mount,
     cgroup2_path,
     parse_proc_stat,
+    pidfs_available,
+    process_key,
     read_proc_stat,
-    same_start,
     sample_sessions,
     set_address_space_limit,
 )
@@ -35,13 +36,29 @@ def test_parse_proc_stat_survives_spaces_and_parens_in_the_name() -> None:
     assert (stat.start_ticks, stat.rss_pages) == (987654, 321)
 
 
-def test_start_time_agrees_with_psutil_and_tells_processes_apart() -> None:
+def test_start_time_agrees_with_psutil() -> None:
     me = read_proc_stat(os.getpid())
     assert me is not None
     assert me.start_time == pytest.approx(psutil.Process().create_time(), abs=1e-6)
-    assert same_start(me.start_time, psutil.Process().create_time())
-    assert not same_start(me.start_time, me.start_time + 0.02)
     assert read_proc_stat(2**22 + 17) is None  # above any pid_max
+
+
+def test_process_key_is_stable_per_process_and_differs_between_processes() -> None:
+    other = subprocess.Popen(["sleep", "5"])
+    fds = [os.pidfd_open(os.getpid()), os.pidfd_open(os.getpid()), os.pidfd_open(other.pid)]
+    try:
+        mine, again, theirs = (
+            process_key(pid, fd)
+            for pid, fd in zip((os.getpid(), os.getpid(), other.pid), fds, strict=True)
+        )
+    finally:
+        for fd in fds:
+            os.close(fd)
+        other.kill()
+        other.wait()
+    assert mine == again
+    assert mine != theirs
+    assert mine.startswith("pidfs:" if pidfs_available() else "start:")
 
 
 def test_sample_sessions_sums_the_processes_of_a_session() -> None:

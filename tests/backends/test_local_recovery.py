@@ -14,7 +14,7 @@ import psutil
 
 from skyflock.backends.base import BackendEvent, JobExited, JobLost, LaunchSpec, RunningRecord
 from skyflock.backends.local import LocalBackend
-from skyflock.backends.local_limits import boot_id, read_proc_stat
+from skyflock.backends.local_limits import boot_id, process_key
 from tests.backends.support import PATH_ENV, run, until_done
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -58,7 +58,7 @@ def first_manager(data_dir: Path, *specs: LaunchSpec) -> list[RunningRecord]:
             pid=e["pid"],
             pgid=e["pgid"],
             started_at=e["started_at"],
-            process_start=e["process_start"],
+            process_key=e["process_key"],
             boot_id=e["boot_id"],
             spec=s,
         )
@@ -129,20 +129,22 @@ def test_an_adopted_job_still_has_its_walltime(data_dir: Path, work: Path) -> No
 def test_records_that_are_not_our_process_any_more_are_lost(data_dir: Path, work: Path) -> None:
     gone = subprocess.Popen(["/bin/true"])
     gone.wait()
-    me = read_proc_stat(os.getpid())
-    assert me is not None
     sleeping = subprocess.Popen(["sleep", "10"], start_new_session=True)
     try:
-        alive = read_proc_stat(sleeping.pid)
-        assert alive is not None
+        fds = [os.pidfd_open(sleeping.pid), os.pidfd_open(os.getpid())]
+        sleeping_key, my_key = (
+            process_key(p, fd) for p, fd in zip((sleeping.pid, os.getpid()), fds, strict=True)
+        )
+        for fd in fds:
+            os.close(fd)
         now = time.time()
         records = [
-            RunningRecord("a", gone.pid, gone.pid, now, now, boot_id()),
-            # pid reused by another process: the start time differs
-            RunningRecord("b", sleeping.pid, sleeping.pid, now, alive.start_time - 5, boot_id()),
-            # right start time, wrong process group
-            RunningRecord("c", os.getpid(), 1, now, me.start_time, boot_id()),
-            RunningRecord("d", sleeping.pid, sleeping.pid, now, alive.start_time, "other-boot"),
+            RunningRecord("a", gone.pid, gone.pid, now, "pidfs:1", boot_id()),
+            # pid reused by another process: the key differs
+            RunningRecord("b", sleeping.pid, sleeping.pid, now, "start:1", boot_id()),
+            # right key, wrong process group
+            RunningRecord("c", os.getpid(), 1, now, my_key, boot_id()),
+            RunningRecord("d", sleeping.pid, sleeping.pid, now, sleeping_key, "other-boot"),
         ]
 
         async def body() -> list[object]:

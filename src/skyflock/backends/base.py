@@ -133,16 +133,16 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class JobStarted:
-    """The job's process runs. Keep `pid`, `process_start` and `boot_id` for `recover`."""
+    """The job's process runs. Keep `pid`, `pgid`, `process_key` and `boot_id` for `recover`."""
 
     job_id: str
     pid: int
     pgid: int
     started_at: float
     """Wall-clock time (seconds since the epoch) of the launch."""
-    process_start: float = 0.0
-    """The kernel's start time of `pid` (as psutil's `create_time`): with `pid`
-    it identifies the process across a manager restart despite pid reuse."""
+    process_key: str = ""
+    """Opaque to the manager: with `pid` and `boot_id` it identifies the process
+    across a manager restart, where the pid alone may since name another."""
     boot_id: str = ""
 
 
@@ -206,7 +206,7 @@ class RunningRecord:
     pid: int
     pgid: int
     started_at: float
-    process_start: float
+    process_key: str
     boot_id: str = ""
     spec: LaunchSpec | None = None
 
@@ -217,7 +217,7 @@ class RunningRecord:
             pid=event.pid,
             pgid=event.pgid,
             started_at=event.started_at,
-            process_start=event.process_start,
+            process_key=event.process_key,
             boot_id=event.boot_id,
             spec=spec,
         )

@@ -12,9 +12,10 @@ A job's life here:
   `cwd`, with exactly its environment and fds 0-2 as `local_logs` opened them.
   Without `preexec_fn` CPython spawns with vfork, the cheapest way to start a
   process from a large Python process. The backend, not `subprocess`, reaps.
-- watch: one `pidfd` per job registered with the event loop's selector (no
-  thread, no SIGCHLD handler that could steal other children of the manager).
-  When it turns readable the job has exited: stragglers of its process group
+- watch: one `pidfd` per job in a private epoll set, whose own fd is the only
+  one the event loop watches (no thread, no SIGCHLD handler that could steal
+  other children of the manager, none of asyncio's per-fd bookkeeping). A
+  readable pidfd means the job has exited: stragglers of its process group
   are killed, then `os.wait4` returns the status together with the CPU time.
 - limits: walltime is a timer (SIGTERM, `vacate_grace_s`, SIGKILL; reason
   "walltime"); memory is a cgroup v2 `memory.max` when this machine lets us
@@ -22,16 +23,15 @@ A job's life here:
   oversized job (reason "memory"), with a loose RLIMIT_AS backstop.
 - cancel: SIGTERM to the group, `grace_s`, SIGKILL; reason as given.
 - restart: the job's process does not depend on the manager (no pipes), so a
-  new manager adopts it by pid, checked against the kernel's start time and the
-  boot id (`recover`). An adopted process is not our child: its exit status
+  new manager adopts it by pid, checked against the process key (`local_limits`)
+  and the boot id (`recover`). An adopted process is not our child: its exit status
   cannot be read, and it is reported honestly as exit code None, reason
   "adopted", with the CPU time last sampled.
 
 Cost per job on the start/reap path, in the manager's CPU: the vfork/exec
-inside `Popen` (about 0.23 ms), one mkdir and two creates for the logs (0.03 ms
-on tmpfs, 0.1 ms on ext4, more when the disk is busy), one read of
-/proc/<pid>/stat, pidfd_open, two epoll updates, one killpg and one wait4
-(together under 0.1 ms). `bench/local_backend_bench.py` measures it next to
+inside `Popen` (about 0.2 ms), one mkdir and two creates for the logs (0.03 ms
+on tmpfs, 0.1 ms on ext4, more when the disk is busy), pidfd_open, one fstat,
+one epoll_ctl, one killpg and one wait4 (together under 0.1 ms). `bench/local_backend_bench.py` measures it next to
 `xargs`.
 
 Reaping relies on nobody else calling `waitpid(-1)` in the manager: asyncio's
@@ -47,6 +47,7 @@ import functools
 import logging
 import os
 import resource
+import select
 import signal
 import subprocess
 import time
@@ -73,8 +74,8 @@ from skyflock.backends.local_limits import (
     CgroupV2,
     address_space_backstop,
     boot_id,
+    process_key,
     read_proc_stat,
-    same_start,
     sample_sessions,
     set_address_space_limit,
 )
@@ -166,6 +167,8 @@ class LocalBackend:
         self._wakeup = asyncio.Event()
         self._watch_handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._exits = select.epoll()
+        self._by_pidfd: dict[int, _Job] = {}
         self._boot_id = boot_id()
         self._cgroup: CgroupV2 | None = None
         if use_cgroups:
@@ -233,6 +236,10 @@ class LocalBackend:
         if self._watch_handle is not None:
             self._watch_handle.cancel()
             self._watch_handle = None
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self._exits.fileno())
+        self._loop = None
+        self._exits.close()
         self._logs.close()
 
     # -- more than the port ----------------------------------------------------------------
@@ -279,13 +286,12 @@ class LocalBackend:
             streams.close()
         started_at = time.time()
         pid = proc.pid
-        stat = read_proc_stat(pid)  # not reaped yet, so still there
         limit = spec.memory_limit_mib
         job = _Job(
             job_id=spec.job_id,
             pid=pid,
             pgid=pid,
-            pidfd=os.pidfd_open(pid),
+            pidfd=os.pidfd_open(pid),  # not reaped yet, so still there
             child=True,
             spec=spec,
             memory_limit_kib=None if limit is None else limit * 1024,
@@ -301,15 +307,14 @@ class LocalBackend:
                 self._ensure_watch(loop)
         if spec.walltime_s is not None:
             job.walltime_handle = loop.call_later(spec.walltime_s, self._over_time, job)
-        self._jobs[spec.job_id] = job
-        loop.add_reader(job.pidfd, self._on_exit, job)
+        self._watch_exit(job)
         self._emit(
             JobStarted(
                 job_id=spec.job_id,
                 pid=pid,
                 pgid=pid,
                 started_at=started_at,
-                process_start=stat.start_time if stat is not None else started_at,
+                process_key=process_key(pid, job.pidfd),
                 boot_id=self._boot_id,
             )
         )
@@ -326,8 +331,22 @@ class LocalBackend:
         if self._loop is not loop:
             if self._jobs:
                 raise RuntimeError("a LocalBackend watches its jobs from one event loop")
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(self._exits.fileno())
+            loop.add_reader(self._exits.fileno(), self._on_exits)
             self._loop = loop
         return loop
+
+    def _watch_exit(self, job: _Job) -> None:
+        self._jobs[job.job_id] = job
+        self._by_pidfd[job.pidfd] = job
+        self._exits.register(job.pidfd, select.EPOLLIN)
+
+    def _on_exits(self) -> None:
+        for fd, _ in self._exits.poll(0):
+            job = self._by_pidfd.get(fd)
+            if job is not None:
+                self._on_exit(job)
 
     def _emit(self, event: BackendEvent) -> None:
         self._pending.append(event)
@@ -349,18 +368,17 @@ class LocalBackend:
         """Watch the record's process again; returns why not when it cannot be the job's."""
         if record.boot_id and record.boot_id != self._boot_id:
             return "the machine rebooted while the job ran"
+        ended = f"its process {record.pid} ended while the manager was down; exit status unknown"
         stat = read_proc_stat(record.pid)
         if stat is None or stat.state == "Z":
-            return (
-                f"its process {record.pid} ended while the manager was down; "
-                "its exit status is unknown"
-            )
-        if not same_start(stat.start_time, record.process_start) or stat.pgrp != record.pgid:
-            return f"its process {record.pid} is gone (the pid now belongs to another process)"
+            return ended
         try:
             pidfd = os.pidfd_open(record.pid)
         except ProcessLookupError:
-            return f"its process {record.pid} ended while the manager was down"
+            return ended
+        if process_key(record.pid, pidfd) != record.process_key or stat.pgrp != record.pgid:
+            os.close(pidfd)
+            return f"its process {record.pid} is gone (the pid now belongs to another process)"
         spec = record.spec
         limit = spec.memory_limit_mib if spec is not None else None
         job = _Job(
@@ -381,16 +399,14 @@ class LocalBackend:
             if spec.walltime_s is not None:
                 left = spec.walltime_s - (time.time() - record.started_at)
                 job.walltime_handle = loop.call_later(max(0.0, left), self._over_time, job)
-        self._jobs[record.job_id] = job
-        loop.add_reader(pidfd, self._on_exit, job)
+        self._watch_exit(job)
         self._ensure_watch(loop)
         return ""
 
     def _forget(self, job: _Job) -> None:
         """Stop watching `job` without touching its process."""
-        if self._loop is not None:
-            self._loop.remove_reader(job.pidfd)
-        os.close(job.pidfd)
+        del self._by_pidfd[job.pidfd]
+        os.close(job.pidfd)  # which also takes it out of the epoll set
         for handle in (job.kill_handle, job.walltime_handle):
             if handle is not None:
                 handle.cancel()
