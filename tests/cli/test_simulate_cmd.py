@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from skyflock.cli.main import app

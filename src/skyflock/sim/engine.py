@@ -25,6 +25,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from skyflock.classad import ClassAd, parse
 from skyflock.core.fairshare import account
@@ -264,7 +265,7 @@ class Simulation:
         while self.events and self.events[0].time <= now:
             event = heapq.heappop(self.events)
             if event.kind == _COMPLETE:
-                job_id, generation = event.payload  # type: ignore[misc]
+                job_id, generation = cast(tuple[str, int], event.payload)
                 sim_job = self.running.get(job_id)
                 if sim_job is not None and sim_job.generation == generation:
                     self._stop(sim_job, event.time)
