@@ -148,6 +148,7 @@ def explain_autocluster(
     job_ad = jg.rep.ad
     need = jg.request
     parts = clauses.split_and(jg.requirements)
+    dynamic_parts = [table.reads_resources(c, job_side=True) for c in parts]
     tallies: dict[str, _Tally] = {}
     clause_rejects: list[dict[str, int]] = [{} for _ in parts]
     # per group: (cluster, n, clause verdicts, slot ok, totals)
@@ -165,16 +166,16 @@ def explain_autocluster(
         fresh = _fresh(table, g)
         verdicts = [
             _true(c, job_ad, fresh)
-            if clauses.names_read(c)[1] & table.tainted
+            if dyn
             else table.clause_true(c, jg.index, g.index, job_side=True)
-            for c in parts
+            for c, dyn in zip(parts, dynamic_parts, strict=True)
         ]
         for i, ok in enumerate(verdicts):
             if not ok:
                 clause_rejects[i][g.cluster] = clause_rejects[i].get(g.cluster, 0) + n
         slot_ok = all(
             _true(c, fresh, job_ad)
-            if clauses.names_read(c)[0] & table.tainted
+            if table.reads_resources(c, job_side=False)
             else table.clause_true(c, jg.index, g.index, job_side=False)
             for e in table.slot_exprs(g.index)
             for c in clauses.split_and(e)
@@ -188,10 +189,11 @@ def explain_autocluster(
             tally.too_small += n
         else:
             free = 0
-            if table.pair(jg.index, g.index) is not None:
-                for res, count in pool.slots_left(g.index):
-                    if carve.fits(res, need) and table.dynamic_ok(jg.index, g.index, res):
-                        free += count
+            pair = table.pair(jg.index, g.index)
+            if pair is not None:
+                for res in pool.fitting(g.index, need):
+                    if not pair.dynamic or table.dynamic_ok(jg.index, g.index, res):
+                        free += pool.count(g.index, res)
             tally.available += free
             tally.too_few_left += n - free
     suggestions = _suggest(parts, need, seen)

@@ -123,6 +123,7 @@ class MatchTable:
         self._slot_split: dict[tuple[int, int], clauses.Split] = {}
         self._verdicts: dict[tuple[object, ...], object] = {}
         self._values: dict[tuple[int, int, bool], tuple[object, ...]] = {}
+        self._slot_dynamic: dict[int, bool] = {}
         self._dyn: dict[tuple[int, int, Resources], bool] = {}
         self._ranks: dict[tuple[int, int, Resources], tuple[float, float, float]] = {}
         self._ads: dict[tuple[int, Resources], ClassAd] = {}
@@ -178,12 +179,24 @@ class MatchTable:
             )
         return split
 
+    def slot_reads_resources(self, g: int) -> bool:
+        """Whether the slot group's Start/Requirements read what is left (cached)."""
+        flag = self._slot_dynamic.get(g)
+        if flag is None:
+            reads: set[str] = set()
+            for e in self.slot_exprs(g):
+                reads |= clauses.names_read(e)[0]
+            flag = self._slot_dynamic[g] = bool(reads & self.tainted)
+        return flag
+
+    def reads_resources(self, clause: Expr, *, job_side: bool) -> bool:
+        """Whether a clause reads the slot's remaining resources (cached per expression)."""
+        mine, theirs = self._intern.reads[self._intern.expr(clause)]
+        return bool(set(theirs if job_side else mine) & self.tainted)
+
     def split_of_slot(self, a: int, g: int) -> clauses.Split:
         exprs = self.slot_exprs(g)
-        reads = set()
-        for e in exprs:
-            reads |= clauses.names_read(e)[0]
-        key = (a if reads & self.tainted else -1, g)
+        key = (a if self.slot_reads_resources(g) else -1, g)
         split = self._slot_split.get(key)
         if split is None:
             job = self.jobs[a]

@@ -198,7 +198,7 @@ class _Cycle:
             if not ok:
                 continue
             self.capacity += self.weight(g.totals) * len(g.slots)
-        self._levels: dict[int, list[list[tuple[int, float, float, float]]]] = {}
+        self._levels: dict[int, list[list[tuple[int, float, float, float, bool]]]] = {}
         self._slow: dict[int, list[int]] = {}
         self.exhausted: set[int] = set()
         self._setup_submitters()
@@ -271,13 +271,13 @@ class _Cycle:
         return 0.0 if s is None else s.used
 
     # -- slot choice -------------------------------------------------------
-    def _levels_of(self, a: int) -> list[list[tuple[int, float, float, float]]]:
+    def _levels_of(self, a: int) -> list[list[tuple[int, float, float, float, bool]]]:
         """Slot groups the job group matches, by pre-job rank (best level first)."""
         levels = self._levels.get(a)
         if levels is not None:
             return levels
         need = self.job_groups[a].request
-        by_pre: dict[float, list[tuple[int, float, float, float]]] = {}
+        by_pre: dict[float, list[tuple[int, float, float, float, bool]]] = {}
         slow: list[int] = []
         for g in self.slot_groups:
             if not self.usable[g.index] or not carve.fits(g.totals, need):
@@ -289,7 +289,8 @@ class _Cycle:
                 slow.append(g.index)
                 continue
             pre, jr, post = pair.ranks
-            by_pre.setdefault(pre, []).append((g.index, jr, post, self.ties[g.index]))
+            entry = (g.index, jr, post, self.ties[g.index], pair.dynamic)
+            by_pre.setdefault(pre, []).append(entry)
         levels = [by_pre[p] for p in sorted(by_pre, reverse=True)]
         self._levels[a] = levels
         self._slow[a] = slow
@@ -307,10 +308,9 @@ class _Cycle:
             best: tuple[object, ...] | None = None
             choice: tuple[int, Resources] | None = None
             dead: list[int] = []
-            for pos, (g, jr, post, tie) in enumerate(level):
-                pair = table.pair(a, g)
+            for pos, (g, jr, post, tie, dynamic) in enumerate(level):
                 accept = None
-                if pair is not None and pair.dynamic:
+                if dynamic:
 
                     def accept(res: Resources, g: int = g) -> bool:
                         return table.dynamic_ok(a, g, res)
