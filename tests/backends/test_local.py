@@ -80,6 +80,8 @@ def test_started_event_identifies_the_process(data_dir: Path, work: Path) -> Non
         assert started.process_key == process_key(started.pid, pidfd)
         os.close(pidfd)
         assert started.process_key != own_process_key()
+        create_time = psutil.Process(started.pid).create_time()
+        assert create_time == pytest.approx(started.process_start, abs=1e-6)
         assert before <= started.started_at <= time.time()
         assert started.boot_id
         end = exited([started, *(await until_done(backend, ["2.0"]))["2.0"]])
@@ -369,3 +371,19 @@ def test_capacity_measures_the_machine_and_takes_overrides(data_dir: Path) -> No
 def test_log_paths_refuse_ids_that_escape_the_log_dir(data_dir: Path, bad: str) -> None:
     with pytest.raises(ValueError):
         LocalBackend(str(data_dir)).log_paths(bad)
+
+
+def test_an_exit_status_stolen_by_another_waiter_is_reported_not_raised(
+    data_dir: Path, work: Path
+) -> None:
+    async def body() -> JobExited:
+        backend = LocalBackend(str(data_dir))
+        await backend.start(spec("14.0", "/bin/sh", "-c", "echo ready; sleep 0.2", cwd=work))
+        (started,) = await backend.events(1)
+        assert isinstance(started, JobStarted)
+        os.waitpid(started.pid, 0)  # as a careless waitpid in the manager would
+        return exited([started, *(await until_done(backend, ["14.0"]))["14.0"]])
+
+    end = run(body())
+    assert (end.exit_code, end.signal) == (None, None)
+    assert "another waiter" in end.detail

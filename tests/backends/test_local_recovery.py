@@ -14,7 +14,7 @@ import psutil
 
 from skyflock.backends.base import BackendEvent, JobExited, JobLost, LaunchSpec, RunningRecord
 from skyflock.backends.local import LocalBackend
-from skyflock.backends.local_limits import boot_id, process_key
+from skyflock.backends.local_limits import boot_id, process_key, read_proc_stat
 from tests.backends.support import PATH_ENV, run, until_done
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -58,6 +58,7 @@ def first_manager(data_dir: Path, *specs: LaunchSpec) -> list[RunningRecord]:
             pid=e["pid"],
             pgid=e["pgid"],
             started_at=e["started_at"],
+            process_start=e["process_start"],
             process_key=e["process_key"],
             boot_id=e["boot_id"],
             spec=s,
@@ -95,6 +96,7 @@ def test_a_fresh_backend_adopts_a_running_job_and_sees_it_end(data_dir: Path, wo
 
 def test_an_adopted_job_can_be_cancelled(data_dir: Path, work: Path) -> None:
     (record,) = first_manager(data_dir, sleeper("2.0", work, 10))
+    record = replace(record, process_key="")  # a store that kept only the start time
 
     async def body() -> JobExited:
         backend = LocalBackend(str(data_dir))
@@ -137,15 +139,23 @@ def test_records_that_are_not_our_process_any_more_are_lost(data_dir: Path, work
         )
         for fd in fds:
             os.close(fd)
-        now = time.time()
+        start = read_proc_stat(sleeping.pid)
+        me = read_proc_stat(os.getpid())
+        assert start is not None and me is not None
+        now, boot = time.time(), boot_id()
         records = [
-            RunningRecord("a", gone.pid, gone.pid, now, "pidfs:1", boot_id()),
-            # pid reused by another process: the key differs
-            RunningRecord("b", sleeping.pid, sleeping.pid, now, "start:1", boot_id()),
-            # right key, wrong process group
-            RunningRecord("c", os.getpid(), 1, now, my_key, boot_id()),
-            RunningRecord("d", sleeping.pid, sleeping.pid, now, sleeping_key, "other-boot"),
+            RunningRecord("a", gone.pid, gone.pid, now, now, boot),
+            # pid reused by another process: the start time differs...
+            RunningRecord("b", sleeping.pid, sleeping.pid, now, start.start_time - 5, boot),
+            # ... or the key does, which then decides
+            RunningRecord(
+                "c", sleeping.pid, sleeping.pid, now, start.start_time, boot, process_key="start:1"
+            ),
+            # the right process, but not in the job's process group
+            RunningRecord("d", os.getpid(), 1, now, me.start_time, boot, process_key=my_key),
+            RunningRecord("e", sleeping.pid, sleeping.pid, now, start.start_time, "other-boot"),
         ]
+        assert sleeping_key
 
         async def body() -> list[object]:
             backend = LocalBackend(str(data_dir))
@@ -157,12 +167,13 @@ def test_records_that_are_not_our_process_any_more_are_lost(data_dir: Path, work
     finally:
         sleeping.kill()
         sleeping.wait()
-    assert [type(e) for e in lost] == [JobLost] * 4
+    assert [type(e) for e in lost] == [JobLost] * 5
     why = {e.job_id: e.why for e in lost if isinstance(e, JobLost)}
     assert "ended while the manager was down" in why["a"]
     assert "belongs to another process" in why["b"]
     assert "belongs to another process" in why["c"]
-    assert "rebooted" in why["d"]
+    assert "belongs to another process" in why["d"]
+    assert "rebooted" in why["e"]
 
 
 def test_a_restart_loses_nothing(data_dir: Path, work: Path) -> None:

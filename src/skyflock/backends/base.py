@@ -133,17 +133,22 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class JobStarted:
-    """The job's process runs. Keep `pid`, `pgid`, `process_key` and `boot_id` for `recover`."""
+    """The job's process runs. Keep `pid`, `pgid`, `started_at`, `process_start`,
+    `boot_id` and `process_key` for `recover` (`RunningRecord.from_started`)."""
 
     job_id: str
     pid: int
     pgid: int
     started_at: float
     """Wall-clock time (seconds since the epoch) of the launch."""
-    process_key: str = ""
-    """Opaque to the manager: with `pid` and `boot_id` it identifies the process
-    across a manager restart, where the pid alone may since name another."""
+    process_start: float = 0.0
+    """The kernel's start time of `pid`, seconds since the epoch (psutil's
+    `create_time`): with `pid` and `boot_id` it identifies the process across a
+    manager restart, where the pid alone may since name another."""
     boot_id: str = ""
+    process_key: str = ""
+    """Opaque to the manager; a cheaper, exact identity where the backend has one
+    (the local backend's pidfs inode). Store it with the rest when not empty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,9 +211,11 @@ class RunningRecord:
     pid: int
     pgid: int
     started_at: float
-    process_key: str
+    process_start: float
     boot_id: str = ""
     spec: LaunchSpec | None = None
+    process_key: str = ""
+    """When set, it decides identity; else `process_start` does."""
 
     @classmethod
     def from_started(cls, event: JobStarted, spec: LaunchSpec | None = None) -> RunningRecord:
@@ -217,6 +224,7 @@ class RunningRecord:
             pid=event.pid,
             pgid=event.pgid,
             started_at=event.started_at,
+            process_start=event.process_start,
             process_key=event.process_key,
             boot_id=event.boot_id,
             spec=spec,

@@ -23,15 +23,16 @@ A job's life here:
   oversized job (reason "memory"), with a loose RLIMIT_AS backstop.
 - cancel: SIGTERM to the group, `grace_s`, SIGKILL; reason as given.
 - restart: the job's process does not depend on the manager (no pipes), so a
-  new manager adopts it by pid, checked against the process key (`local_limits`)
-  and the boot id (`recover`). An adopted process is not our child: its exit status
+  new manager adopts it by pid, checked against the process key or start time
+  (`local_limits`) and the boot id (`recover`). An adopted process is not our child: its exit status
   cannot be read, and it is reported honestly as exit code None, reason
   "adopted", with the CPU time last sampled.
 
 Cost per job on the start/reap path, in the manager's CPU: the vfork/exec
 inside `Popen` (about 0.2 ms), one mkdir and two creates for the logs (0.03 ms
-on tmpfs, 0.1 ms on ext4, more when the disk is busy), pidfd_open, one fstat,
-one epoll_ctl, one killpg and one wait4 (together under 0.1 ms). `bench/local_backend_bench.py` measures it next to
+on tmpfs, 0.1 ms on ext4, more when the disk is busy), one read of
+/proc/<pid>/stat for the start time (20-80 µs: procfs builds the new pid's
+entries), pidfd_open, one fstat, one epoll_ctl, one killpg and one wait4. `bench/local_backend_bench.py` measures it next to
 `xargs`.
 
 Reaping relies on nobody else calling `waitpid(-1)` in the manager: asyncio's
@@ -76,6 +77,7 @@ from skyflock.backends.local_limits import (
     boot_id,
     process_key,
     read_proc_stat,
+    same_start,
     sample_sessions,
     set_address_space_limit,
 )
@@ -286,6 +288,7 @@ class LocalBackend:
             streams.close()
         started_at = time.time()
         pid = proc.pid
+        stat = read_proc_stat(pid)  # not reaped yet, so still there
         limit = spec.memory_limit_mib
         job = _Job(
             job_id=spec.job_id,
@@ -314,8 +317,9 @@ class LocalBackend:
                 pid=pid,
                 pgid=pid,
                 started_at=started_at,
-                process_key=process_key(pid, job.pidfd),
+                process_start=stat.start_time if stat is not None else started_at,
                 boot_id=self._boot_id,
+                process_key=process_key(pid, job.pidfd),
             )
         )
 
@@ -376,7 +380,11 @@ class LocalBackend:
             pidfd = os.pidfd_open(record.pid)
         except ProcessLookupError:
             return ended
-        if process_key(record.pid, pidfd) != record.process_key or stat.pgrp != record.pgid:
+        if record.process_key:
+            same = process_key(record.pid, pidfd) == record.process_key
+        else:
+            same = same_start(stat.start_time, record.process_start)
+        if not same or stat.pgrp != record.pgid:
             os.close(pidfd)
             return f"its process {record.pid} is gone (the pid now belongs to another process)"
         spec = record.spec
@@ -493,12 +501,17 @@ class LocalBackend:
             # Its stragglers die first, while the zombie leader still reserves the group id.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(job.pgid, signal.SIGKILL)
-            _, status, ru = os.wait4(job.pid, 0)
-            if os.WIFEXITED(status):
-                exit_code = os.WEXITSTATUS(status)
-            elif os.WIFSIGNALED(status):
-                exit_signal = os.WTERMSIG(status)
-            usage = Usage(ru.ru_utime, ru.ru_stime, self._own_max_rss(ru.ru_maxrss, job))
+            try:
+                _, status, ru = os.wait4(job.pid, 0)
+            except ChildProcessError:  # reaped by someone else's waitpid(-1)
+                usage = Usage(job.cpu_user_s, job.cpu_sys_s, job.peak_rss_kib or None)
+                job.detail = "its exit status was taken by another waiter in the manager"
+            else:
+                if os.WIFEXITED(status):
+                    exit_code = os.WEXITSTATUS(status)
+                elif os.WIFSIGNALED(status):
+                    exit_signal = os.WTERMSIG(status)
+                usage = Usage(ru.ru_utime, ru.ru_stime, self._own_max_rss(ru.ru_maxrss, job))
         else:
             usage = Usage(job.cpu_user_s, job.cpu_sys_s, job.peak_rss_kib or None)
         if job.cgroup is not None:

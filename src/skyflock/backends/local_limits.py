@@ -3,12 +3,12 @@
 `backends/local.py` starts each job in its own session; this module is the
 kernel-facing half it leans on:
 
-- identity: a key that, with the pid and the boot id, tells a job's process
-  apart from a later one that reuses the pid (pids wrap every ~70 s at 450
-  jobs/s with pid_max 32768). On Linux 6.9+ it is the inode number of the
-  process's pidfd (pidfs numbers processes uniquely within a boot; one fstat,
-  2 µs); before that, the start time in clock ticks from `/proc/<pid>/stat`
-  (75 µs for a new process: procfs builds its entries on first look-up).
+- identity: what, with the pid and the boot id, tells a job's process apart
+  from a later one that reuses the pid (pids wrap every ~70 s at 450 jobs/s
+  with pid_max 32768): the start time from `/proc/<pid>/stat` (clock ticks
+  since boot, as epoch seconds exactly as psutil's `create_time`), and on
+  Linux 6.9+ also the inode number of the process's pidfd (`process_key`:
+  pidfs numbers processes uniquely within a boot; one fstat, 2 µs).
 - measurement: one scan of `/proc` sums the resident set and CPU time of every
   process of the watched sessions (what HTCondor's procd does without cgroups).
 - memory confinement, in order of preference:
@@ -106,6 +106,11 @@ def read_proc_stat(pid: int) -> ProcStat | None:
     finally:
         os.close(fd)
     return parse_proc_stat(pid, data) if data else None
+
+
+def same_start(a: float, b: float) -> bool:
+    """Whether two start times name the same process (they agree to a clock tick)."""
+    return abs(a - b) < 0.5 / CLK_TCK
 
 
 @cache
