@@ -143,7 +143,7 @@ def test_render_reads_like_an_analysis() -> None:
     )
     text = render(_only(plan), job_id="7.0")
     assert text.startswith("Job 7.0: 1 idle job(s)")
-    assert "1 job(s) of alice: no slot left that matches" in text
+    assert "1 job(s) of alice: no usable slot can run it (see below)" in text
     assert "tsystems" in text and "cluster unhealthy" in text
     assert "[1]       3  TARGET.Tier <= 1  (tsystems 3)" in text
     assert (

@@ -318,9 +318,16 @@ def render(explanation: Explanation, job_id: str | None = None) -> str:
     )
     lines.append("")
     lines.append("Why idle:")
+    could_run = sum(c.too_few_left + c.available for c in e.clusters)
     for who, by in e.waiting.items():
         for reason, count in sorted(by.items()):
             text = REASON_TEXT.get(reason, reason)
+            if reason == "no_slots":
+                text = (
+                    "every slot that could run it is busy"
+                    if could_run
+                    else "no usable slot can run it (see below)"
+                )
             extra = ""
             if reason in ("fair_share", "ceiling", "group_quota") and who in e.limits:
                 extra = f" (may hold {e.limits[who]:.1f} slot-weight units this cycle)"
@@ -354,7 +361,8 @@ def render(explanation: Explanation, job_id: str | None = None) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines.append("Slots per cluster:")
     for row in rows:
-        lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+        cells = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+        lines.append(("  " + cells).rstrip())
     if e.clauses:
         lines.append("")
         lines.append("Clauses of the job's Requirements (slots each one rejects):")
