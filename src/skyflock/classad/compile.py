@@ -150,8 +150,11 @@ class _Codegen:
         elif expr.scope in ("my", "target"):
             d = "_mc" if expr.scope == "my" else "_tc"
             self.uses.add(expr.scope)
-            self.emit(f"{t} = {d}.get({key}, _M)")
-            self.emit(f"if {t} is _M: {t} = _scoped(scope, my, target, {expr.scope!r}, {key}, env)")
+            # None is never a ClassAd value: it marks "no constant of that name".
+            self.emit(f"{t} = {d}.get({key})")
+            self.emit(
+                f"if {t} is None: {t} = _scoped(scope, my, target, {expr.scope!r}, {key}, env)"
+            )
         else:
             self.emit(f"{t} = _scoped(scope, my, target, {expr.scope!r}, {key}, env)")
         return t
@@ -391,6 +394,16 @@ def fold(expr: Expr) -> Literal | None:
         inner = fold(expr.operand)  # type: ignore[attr-defined]
         if inner is not None:
             return _literal(operators.UNARY[expr.op](inner.value))  # type: ignore[attr-defined]
+    if t is Conditional:
+        test = fold(expr.test)  # type: ignore[attr-defined]
+        if test is None:
+            return None
+        c = operators.condition(test.value)
+        if c is True:
+            return fold(expr.then)  # type: ignore[attr-defined]
+        if c is False:
+            return fold(expr.otherwise)  # type: ignore[attr-defined]
+        return _literal(c)
     if t is Binary:
         op = expr.op  # type: ignore[attr-defined]
         left = fold(expr.left)  # type: ignore[attr-defined]

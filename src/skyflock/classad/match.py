@@ -2,7 +2,8 @@
 
 `symmetric_match(a, b)` is true when a's Requirements is true with a as MY and
 b as TARGET, and b's Requirements is true the other way round; as in
-HTCondor, a missing Requirements is UNDEFINED and so does not match. `rank_of(ad, target)` is ad's Rank against
+HTCondor, a non-zero number counts as true, and a missing Requirements is
+UNDEFINED and so does not match. `rank_of(ad, target)` is ad's Rank against
 target as a float, 0.0 when it is not a number. The negotiator (`core`) calls
 these millions of times, so both go through the compiled attribute code that
 `runtime` caches on each ad.
@@ -10,7 +11,7 @@ these millions of times, so both go through the compiled attribute code that
 
 from __future__ import annotations
 
-from skyflock.classad import runtime
+from skyflock.classad import operators, runtime
 from skyflock.classad.ad import ClassAd
 
 
@@ -18,7 +19,8 @@ def requirements_met(ad: ClassAd, target: ClassAd | None) -> bool:
     """Whether `ad`'s Requirements evaluates to true against `target`."""
     if "requirements" not in ad._exprs:
         return False
-    return runtime.eval_attr(ad, "requirements", ad, target, None) is True
+    value = runtime.eval_attr(ad, "requirements", ad, target, None)
+    return value is True or operators.condition(value) is True
 
 
 def symmetric_match(a: ClassAd, b: ClassAd) -> bool:
