@@ -150,6 +150,7 @@ async def recover(loop: ManagerLoop) -> RecoveryReport:
                         process_start=float(handle.get("process_start", 0.0)),
                         boot_id=str(handle.get("boot_id", "")),
                         spec=spec,
+                        process_key=str(handle.get("process_key", "")),
                     )
                 )
                 continue

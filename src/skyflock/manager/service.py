@@ -18,6 +18,7 @@ Neighbours: `api/port.py` (the Protocol this implements), `manager.loop`,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import re
@@ -182,7 +183,7 @@ class Manager:
         if not parsed.jobs:
             raise BadInput(f"{filename}: the submit description queues no jobs")
         warnings = tuple(str(w) for w in parsed.warnings)
-        result = self._queue(parsed.jobs, owner=owner)
+        result = await self._queue(parsed.jobs, owner=owner)
         if result.cluster_id != guess and _CLUSTER_MACRO.search(text):
             warnings += (
                 f"the job ads were built for cluster {guess} but the store assigned "
@@ -200,15 +201,15 @@ class Manager:
             if "Cmd" not in copy:
                 raise BadInput(f"job ad {i}: Cmd (the executable) is required")
             prepared.append(copy)
-        return self._queue(prepared, owner=owner)
+        return await self._queue(prepared, owner=owner)
 
-    def _queue(self, ads: Sequence[ClassAd], *, owner: str) -> SubmitResult:
+    async def _queue(self, ads: Sequence[ClassAd], *, owner: str) -> SubmitResult:
         now = time.time()
         for ad in ads:
             if "Owner" not in ad:
                 ad["Owner"] = owner
         try:
-            submitted = self.store.jobs.submit(ads, now=now)
+            submitted = await asyncio.to_thread(self.store.jobs.submit, ads, now=now)
         except ValueError as exc:
             raise BadInput(str(exc)) from None
         self._next_cluster = submitted.cluster_id + 1
@@ -350,7 +351,7 @@ class Manager:
         self, ids: Sequence[str] = (), constraint: str | None = None, reason: str = ""
     ) -> ActionResult:
         chosen = self._select(ids, constraint)
-        done = self.loop.remove(chosen, reason or "removed by the user", now=time.time())
+        done = await self.loop.remove(chosen, reason or "removed by the user")
         return self._result("remove", done.moved, done.refused, by_ids=not constraint)
 
     async def hold(
@@ -358,12 +359,12 @@ class Manager:
     ) -> ActionResult:
         chosen = self._select(ids, constraint)
         text = reason or "held by the user"
-        done = self.loop.hold(chosen, text, int(HoldCode.USER_REQUEST), now=time.time())
+        done = await self.loop.hold(chosen, text, int(HoldCode.USER_REQUEST))
         return self._result("hold", done.moved, done.refused, by_ids=not constraint)
 
     async def release(self, ids: Sequence[str] = (), constraint: str | None = None) -> ActionResult:
         chosen = self._select(ids, constraint)
-        done = self.loop.release(chosen, now=time.time())
+        done = await self.loop.release(chosen)
         return self._result("release", done.moved, done.refused, by_ids=not constraint)
 
     async def qedit(
@@ -380,17 +381,10 @@ class Manager:
         except ClassAdSyntaxError as exc:
             raise BadInput(f"{attribute}: {exc}") from None
         try:
-            result = self.store.jobs.edit(chosen, {attribute: expression})
+            done = await self.loop.edit(chosen, attribute, expression, value)
         except ValueError as exc:
             raise BadInput(str(exc)) from None
-        for job_id in result.moved:
-            job = self.loop.live.get(job_id)
-            if job is not None:
-                job.ad[attribute] = value
-        if result.moved:
-            self.loop.trigger()
-        refused = tuple((r.job_id, r.message) for r in result.refused)
-        return self._result("qedit", result.moved, refused, by_ids=not constraint)
+        return self._result("qedit", done.moved, done.refused, by_ids=not constraint)
 
     # -- pool --------------------------------------------------------------------------------
 

@@ -63,6 +63,8 @@ class ServerSettings:
     CLAIM_WORKLIFE); 0 turns claim reuse off."""
     max_batch: int = 2000
     """Most backend events folded into one store transaction."""
+    prefetch: int = 32
+    """Jobs kept matched to a claim whose jobs run briefly (0: one job at a time)."""
     exit_records: bool = True
     """Run each local job under the supervising shell that records its exit status
     (`manager.supervise`), so a job that ends while the manager is down is not rerun."""
@@ -129,6 +131,7 @@ _SERVER_KEYS = {
     "claim_worklife",
     "max_batch",
     "exit_records",
+    "prefetch",
 }
 _LOCAL_KEYS = {"enabled", "cpus", "memory", "disk", "reserved_memory", "tier", "labels"}
 _TOP_KEYS = {"server", "negotiator", "groups", "submitters", "clusters"}
@@ -222,6 +225,7 @@ def settings_from_mapping(
             source, "server.claim_worklife", server.get("claim_worklife", 300.0), 0.0
         ),
         max_batch=_int(source, "server.max_batch", server.get("max_batch", 2000), 1),
+        prefetch=_int(source, "server.prefetch", server.get("prefetch", 32), 0),
         exit_records=_bool(source, "server.exit_records", server.get("exit_records", True)),
         config_path=config_path,
         raw=dict(doc),

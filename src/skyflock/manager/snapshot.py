@@ -17,6 +17,7 @@ is loaded after a restart).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -50,6 +51,14 @@ class ClaimInfo:
     gpus: int
     claimed_at: float
     """When the claim was first made (claim reuse keeps it; CLAIM_WORKLIFE counts from here)."""
+    submitter: str = ""
+    queue: deque[LiveJob] = field(default_factory=deque)
+    """Jobs matched to this claim (Idle/dispatching in the store) waiting to run on it."""
+    running: LiveJob | None = None
+    """The job whose launch was handed to the backend and has not ended."""
+    short_runs: bool = False
+    """Its last job ran briefly: keep several matched jobs queued (prefetch)."""
+    released: bool = False
 
 
 @dataclass(slots=True, eq=False)
@@ -71,6 +80,9 @@ class LiveJob:
     job: Job | None = None
     no_reuse: bool = False
     """The claim must go back to the negotiator when this run ends (preempted)."""
+    matched: bool = False
+    """Its match to `claim` is committed to the store (it may start)."""
+    run_started: float | None = None
 
     def core_job(self) -> Job:
         if self.job is None:
@@ -230,10 +242,8 @@ class LiveQueue:
 
     def used_by_slot(self) -> dict[str, tuple[int, int, int, int]]:
         used: dict[str, tuple[int, int, int, int]] = {}
-        for job in self.claimed.values():
-            c = job.claim
-            if c is None:
-                continue
+        claims = {id(job.claim): job.claim for job in self.claimed.values() if job.claim}
+        for c in claims.values():
             a, b, d, g = used.get(c.slot_id, (0, 0, 0, 0))
             used[c.slot_id] = (a + c.cpus, b + c.memory, d + c.disk, g + c.gpus)
         return used
