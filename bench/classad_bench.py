@@ -5,7 +5,7 @@ Compares skyflock's compiled evaluator (`Expr.compile()`) and tree walker
 (`classad2.ExprTree(text).eval(job, slot)`), in the same run, and prints the
 ratio. Record the figures in docs/benchmarks.md ("ClassAd evaluation").
 
-    .venv/bin/python bench/classad_bench.py [--seconds 2]
+    .venv/bin/python bench/classad_bench.py [--seconds 3] [--rounds 6]
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def rate(fn: Callable[[], object], seconds: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per contender")
+    parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds")
     args = parser.parse_args()
 
     job = ClassAd.parse(JOB)
@@ -69,23 +70,33 @@ def main() -> None:
     compiled = expr.compile()
     assert compiled(job, slot) is True and expr.eval(job, slot) is True
 
-    ours = rate(lambda: compiled(job, slot), args.seconds)
-    walked = rate(lambda: expr.eval(job, slot), args.seconds)
-    print(f"expression: {REQUIREMENTS}")
-    print(f"skyflock compiled   : {ours:12,.0f} evaluations/s ({1e6 / ours:.2f} us each)")
-    print(f"skyflock tree walker: {walked:12,.0f} evaluations/s ({1e6 / walked:.2f} us each)")
+    contenders: dict[str, Callable[[], object]] = {
+        "skyflock compiled   ": lambda: compiled(job, slot),
+        "skyflock tree walker": lambda: expr.eval(job, slot),
+    }
     try:
         import classad2
     except ImportError:
+        classad2 = None
         print("classad2 (HTCondor's library) is not installed: no comparison")
-        return
-    c_job = classad2.ClassAd(JOB)
-    c_slot = classad2.ClassAd(SLOT)
-    c_expr = classad2.ExprTree(REQUIREMENTS)
-    assert c_expr.eval(c_job, c_slot) is True
-    theirs = rate(lambda: c_expr.eval(c_job, c_slot), args.seconds)
-    print(f"classad2 (HTCondor) : {theirs:12,.0f} evaluations/s ({1e6 / theirs:.2f} us each)")
-    print(f"ratio compiled / classad2: {ours / theirs:.1f}x")
+    if classad2 is not None:
+        c_job = classad2.ClassAd(JOB)
+        c_slot = classad2.ClassAd(SLOT)
+        c_expr = classad2.ExprTree(REQUIREMENTS)
+        assert c_expr.eval(c_job, c_slot) is True
+        contenders["classad2 (HTCondor) "] = lambda: c_expr.eval(c_job, c_slot)
+    # Interleaved rounds, best of each: on a shared machine the load changes
+    # from second to second, and the best round is the least disturbed one.
+    best = dict.fromkeys(contenders, 0.0)
+    for _ in range(args.rounds):
+        for name, fn in contenders.items():
+            best[name] = max(best[name], rate(fn, args.seconds / args.rounds))
+    print(f"expression: {REQUIREMENTS}")
+    for name, value in best.items():
+        print(f"{name}: {value:12,.0f} evaluations/s ({1e6 / value:.2f} us each)")
+    if classad2 is not None:
+        ratio = best["skyflock compiled   "] / best["classad2 (HTCondor) "]
+        print(f"ratio compiled / classad2: {ratio:.1f}x")
 
 
 if __name__ == "__main__":
