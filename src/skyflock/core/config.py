@@ -102,6 +102,15 @@ def _number(where: str, value: Any, *, minimum: float | None = None) -> float:
     return float(value)
 
 
+def _check_expression(where: str, text: str) -> None:
+    from skyflock.classad import ClassAdSyntaxError, parse
+
+    try:
+        parse(text)
+    except ClassAdSyntaxError as exc:
+        raise ConfigError(f"{where}: bad ClassAd expression: {exc}") from None
+
+
 def _optional_number(where: str, value: Any) -> float | None:
     return None if value is None else _number(where, value, minimum=0)
 
@@ -180,8 +189,13 @@ def negotiator_config(data: Mapping[str, Any]) -> NegotiatorConfig:
         elif isinstance(default, str):
             if not isinstance(value, str):
                 raise ConfigError(f"{where}: expected a ClassAd expression as a string")
+            _check_expression(where, value)
             values[key] = value
         elif isinstance(default, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"{where}: expected a whole number, got {value!r}")
             values[key] = int(_number(where, value, minimum=1))
         else:
             values[key] = _number(where, value, minimum=0)

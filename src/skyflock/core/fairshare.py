@@ -81,9 +81,11 @@ def claim_weight(claim: Claim, config: NegotiatorConfig) -> float:
 def usage_by_submitter(running: Iterable[Claim], config: NegotiatorConfig) -> dict[str, float]:
     """Sum of slot weights of the running claims, per submitter."""
     usage: dict[str, float] = {}
+    plain = _compiled_weight(config.slot_weight) is None
     for claim in running:
         who = claim.job.submitter
-        usage[who] = usage.get(who, 0.0) + claim_weight(claim, config)
+        weight = float(claim.cpus) if plain else claim_weight(claim, config)
+        usage[who] = usage.get(who, 0.0) + weight
     return usage
 
 

@@ -61,11 +61,14 @@ class _Machine:
     free_memory: int = 0
     free_disk: int = 0
     free_gpus: int = 0
+    slot: Slot | None = None
+    dirty: bool = True
+    """The ad lags behind the free resources until `publish()` (once per cycle)."""
 
     def reset(self) -> None:
         self.free_cpus, self.free_memory = self.cpus, self.memory
         self.free_disk, self.free_gpus = self.disk, self.gpus
-        self._publish()
+        self.dirty = True
 
     def take(self, cpus: int, memory: int, disk: int, gpus: int) -> bool:
         if (
@@ -79,7 +82,7 @@ class _Machine:
         self.free_memory -= memory
         self.free_disk -= disk
         self.free_gpus -= gpus
-        self._publish()
+        self.dirty = True
         return True
 
     def give(self, cpus: int, memory: int, disk: int, gpus: int) -> None:
@@ -87,9 +90,12 @@ class _Machine:
         self.free_memory = min(self.memory, self.free_memory + memory)
         self.free_disk = min(self.disk, self.free_disk + disk)
         self.free_gpus = min(self.gpus, self.free_gpus + gpus)
-        self._publish()
+        self.dirty = True
 
-    def _publish(self) -> None:
+    def publish(self) -> None:
+        if not self.dirty:
+            return
+        self.dirty = False
         ad = self.ad
         ad["Cpus"] = self.free_cpus
         ad["Memory"] = self.free_memory
@@ -136,6 +142,9 @@ class Simulation:
     events: list[_Event] = field(default_factory=list)
     accounting: AccountingState = field(default_factory=AccountingState)
     report: Report | None = None
+    cores_by_group: dict[str, float] = field(default_factory=dict)
+    cores_by_cluster: dict[str, float] = field(default_factory=dict)
+    _up_slots: tuple[Slot, ...] | None = None
     _seq: int = 0
 
     def run(self) -> Report:
@@ -169,11 +178,7 @@ class Simulation:
                 snapshot = Snapshot(
                     idle=tuple(j.job for j in self.idle.values()),
                     running=tuple(j.claim for j in self.running.values() if j.claim is not None),
-                    slots=tuple(
-                        Slot(m.slot_id, m.ad)
-                        for m in self.machines.values()
-                        if m.cluster not in self.down
-                    ),
+                    slots=self._slots(),
                     accounting=self.accounting,
                     clusters={
                         name: ClusterState(name, spec.tier, healthy=name not in self.down)
@@ -198,6 +203,16 @@ class Simulation:
             now = cycle * sc.cycle_interval
         self._finish(sc.duration)
         return report
+
+    def _slots(self) -> tuple[Slot, ...]:
+        """The slots of the clusters that are up, their ads brought up to date."""
+        if self._up_slots is None:
+            self._up_slots = tuple(
+                m.slot for m in self.machines.values() if m.cluster not in self.down and m.slot
+            )
+        for machine in self.machines.values():
+            machine.publish()
+        return self._up_slots
 
     # -- set-up ---------------------------------------------------------------
     def _build_machines(self) -> None:
@@ -275,6 +290,7 @@ class Simulation:
             elif event.kind == _DOWN:
                 cluster = str(event.payload)
                 self.down.add(cluster)
+                self._up_slots = None
                 lost = [
                     j
                     for j in self.running.values()
@@ -290,6 +306,7 @@ class Simulation:
                         machine.reset()
             elif event.kind == _UP:
                 self.down.discard(str(event.payload))
+                self._up_slots = None
 
     def _cluster_of(self, claim: Claim) -> str:
         return self.machines[claim.slot_id].cluster
@@ -329,6 +346,8 @@ class Simulation:
                 sim_job.first_start = now
                 self.report.add_wait(sim_job.submitter, sim_job.group, now - sim_job.submit_time)
             self.running[match.job_id] = sim_job
+            _add(self.cores_by_group, sim_job.group, match.cpus)
+            _add(self.cores_by_cluster, machine.cluster, match.cpus)
             self._push(now + sim_job.runtime, _COMPLETE, (match.job_id, sim_job.generation))
 
     def _stop(self, sim_job: _SimJob, at: float) -> None:
@@ -340,6 +359,8 @@ class Simulation:
         self.report.add_core_seconds(sim_job.submitter, sim_job.group, claim.cpus * seconds)
         machine = self.machines[claim.slot_id]
         self.report.busy_core_seconds[machine.cluster] += claim.cpus * seconds
+        _add(self.cores_by_group, sim_job.group, -claim.cpus)
+        _add(self.cores_by_cluster, machine.cluster, -claim.cpus)
         if machine.cluster not in self.down:
             machine.give(claim.cpus, claim.memory, claim.disk, claim.gpus)
         sim_job.claim = None
@@ -369,17 +390,19 @@ class Simulation:
 
     def _sample(self, now: float) -> None:
         assert self.report is not None
-        by_group: dict[str, float] = {}
-        by_cluster: dict[str, float] = {}
-        for sim_job in self.running.values():
-            if sim_job.claim is None:
-                continue
-            by_group[sim_job.group] = by_group.get(sim_job.group, 0.0) + sim_job.claim.cpus
-            cluster = self.machines[sim_job.claim.slot_id].cluster
-            by_cluster[cluster] = by_cluster.get(cluster, 0.0) + sim_job.claim.cpus
         self.report.samples.append(
-            Sample(now, by_group, by_cluster, idle=len(self.idle), down=frozenset(self.down))
+            Sample(
+                now,
+                {g: c for g, c in self.cores_by_group.items() if c},
+                {k: c for k, c in self.cores_by_cluster.items() if c},
+                idle=len(self.idle),
+                down=frozenset(self.down),
+            )
         )
+
+
+def _add(counter: dict[str, float], key: str, amount: float) -> None:
+    counter[key] = counter.get(key, 0.0) + amount
 
 
 def _machine(spec: ClusterSpec, index: int) -> _Machine:
@@ -409,7 +432,9 @@ def _machine(spec: ClusterSpec, index: int) -> _Machine:
     for key, value in spec.labels.items():
         ad[key] = value
     machine = _Machine(f"slot1@{name}", spec.name, ad, spec.cpus, spec.memory, spec.disk, spec.gpus)
+    machine.slot = Slot(machine.slot_id, ad)
     machine.reset()
+    machine.publish()
     return machine
 
 
