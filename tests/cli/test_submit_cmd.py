@@ -56,12 +56,17 @@ def test_warnings_go_to_stderr(tmp_path: Path) -> None:
     )
 
 
-def test_without_dry_run_there_is_no_server_yet(tmp_path: Path) -> None:
+def test_without_a_server_it_says_how_to_start_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sub = tmp_path / "j.sub"
     sub.write_text("executable = /bin/true\nqueue\n")
+    monkeypatch.setenv("SKYFLOCK_URL", "http://127.0.0.1:9")
     result = runner.invoke(app, ["submit", str(sub)])
     assert result.exit_code == 2
-    assert result.stderr.strip() == "skyflock submit: no server connection yet; use --dry-run"
+    assert result.stderr.strip() == (
+        "cannot reach the skyflock server at http://127.0.0.1:9: start it with `skyflock server`"
+    )
 
 
 def test_a_missing_file(tmp_path: Path) -> None:

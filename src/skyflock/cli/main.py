@@ -27,6 +27,36 @@ def version() -> None:
 
 # Command modules register themselves below, one line each.
 # (register-commands)
+from skyflock.cli import server_cmd  # noqa: E402
+
+server_cmd.register(app)
+from skyflock.cli import queue_cmd  # noqa: E402
+
+queue_cmd.register(app)
+from skyflock.cli import status_cmd  # noqa: E402
+
+status_cmd.register(app)
+from skyflock.cli import actions_cmd  # noqa: E402
+
+actions_cmd.register(app)
+from skyflock.cli import history_cmd  # noqa: E402
+
+history_cmd.register(app)
+from skyflock.cli import userprio_cmd  # noqa: E402
+
+userprio_cmd.register(app)
+from skyflock.cli import logs_cmd  # noqa: E402
+
+logs_cmd.register(app)
+from skyflock.cli import analyze_cmd  # noqa: E402
+
+analyze_cmd.register(app)
+from skyflock.cli import config_cmd  # noqa: E402
+
+config_cmd.register(app)
+from skyflock.cli import demo_cmd  # noqa: E402
+
+demo_cmd.register(app)
 from skyflock.cli import classad_cmd  # noqa: E402
 
 classad_cmd.register(app)

@@ -39,7 +39,30 @@ def _owner() -> str | None:
 
 def _send_to_server(jobs: list[ClassAd]) -> str:
     """Queue the jobs on the server; returns a one-line confirmation."""
-    raise NoServerError("skyflock submit: no server connection yet; use --dry-run")
+    import json
+
+    import click
+
+    from skyflock.cli.client import session
+
+    # The server reads the description itself (when this runs as the command, whose
+    # FILE is at hand) so that $(Cluster) expands to the cluster id it assigns; the
+    # file was already checked here, so its mistakes never reach the server.
+    context = click.get_current_context(silent=True)
+    file = context.params.get("file") if context is not None else None
+    if isinstance(file, Path):
+        body: dict[str, object] = {
+            "submit": file.read_text(encoding="utf-8"),
+            "filename": str(file),
+            "base_dir": str(file.resolve().parent),
+            "owner": _owner(),
+            "environ": dict(os.environ),
+        }
+    else:
+        body = {"ads": [json.loads(ad.format("json")) for ad in jobs], "owner": _owner()}
+    with session() as api:
+        answer = api.post("/api/jobs", body)
+    return f"{answer['count']} job(s) submitted to cluster {answer['cluster_id']}."
 
 
 def jobs_json(jobs: list[ClassAd]) -> str:

@@ -1,0 +1,131 @@
+"""`skyflock q`: the job queue, as condor_q shows it.
+
+    skyflock q [ID|CLUSTER|OWNER ...] [-constraint EXPR] [-af ATTR ...] [-long]
+               [-analyze] [--json] [-limit N]
+
+Default output is condor_q's `-nobatch` table and its totals line ("Total for
+query: N jobs; C completed, R removed, I idle, X running, H held, S
+suspended"). `-af` prints the values of the named attributes or expressions,
+one job per line (as with condor_q, further words after `-af X` are more
+attributes); `-long` prints whole ads; `--json` a JSON list of ads; `-analyze`
+explains why each selected idle job is not running.
+Neighbours: `cli.client` (HTTP), `cli.selectors`, `cli.jobtable` (printing),
+`api.routes_jobs` and `api.routes_analyze` (the answers).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from skyflock.cli.client import Client, dump_json, fail, session
+from skyflock.cli.jobtable import (
+    ads_from_json,
+    autoformat,
+    job_id,
+    long_form,
+    queue_table,
+    status_of,
+    totals_line,
+)
+from skyflock.cli.selectors import CLUSTER_ID, JOB_ID, SelectorError, selection
+
+Selectors = Annotated[
+    list[str] | None,
+    typer.Argument(help="Job ids (12.0), cluster ids (12) or owners.", show_default=False),
+]
+Constraint = Annotated[
+    str | None,
+    typer.Option(
+        "-constraint", "--constraint", help="Only jobs for which this ClassAd expression is true."
+    ),
+]
+
+
+def fetch_queue(
+    api: Client, selectors: list[str], constraint: str | None, limit: int | None
+) -> list:
+    try:
+        chosen = selection(selectors, constraint)
+    except SelectorError as exc:
+        fail(str(exc))
+    params: dict[str, object] = {"limit": limit}
+    if chosen.ids:
+        params["ids"] = list(chosen.ids)
+    if chosen.constraint:
+        params["constraint"] = chosen.constraint
+    return ads_from_json(api.get("/api/jobs", params=params)["ads"])
+
+
+def print_analysis(api: Client, ids: list[str]) -> None:
+    for n, jid in enumerate(ids):
+        if n:
+            typer.echo("")
+        answer = api.get(f"/api/jobs/{jid}/analyze")
+        typer.echo(answer["text"].rstrip("\n"))
+
+
+def q_command(
+    selectors: Selectors = None,
+    constraint: Constraint = None,
+    af: Annotated[
+        list[str] | None,
+        typer.Option("-af", "--af", "-autoformat", help="Print these attributes or expressions."),
+    ] = None,
+    long: Annotated[
+        bool, typer.Option("-long", "-l", "--long", help="Print whole job ads.")
+    ] = False,
+    analyze: Annotated[
+        bool,
+        typer.Option("-analyze", "-better-analyze", "--analyze", help="Explain why jobs are idle."),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", "-json", help="Print the ads as JSON.")
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option("-limit", "--limit", min=1, help="At most N jobs.")
+    ] = None,
+) -> None:
+    """Show the job queue (condor_q)."""
+    words = list(selectors or [])
+    expressions = list(af or [])
+    if expressions:
+        # condor_q -af takes every following word: keep ids as selectors, the rest are attributes
+        expressions += [w for w in words if not (JOB_ID.match(w) or CLUSTER_ID.match(w))]
+        words = [w for w in words if JOB_ID.match(w) or CLUSTER_ID.match(w)]
+    with session() as api:
+        ads = fetch_queue(api, words, constraint, limit)
+        if analyze:
+            chosen = [job_id(ad) for ad in ads if words or status_of(ad) == 1]
+            if not chosen:
+                typer.echo(
+                    "No idle jobs to analyze." if not words else "No such jobs in the queue."
+                )
+                return
+            print_analysis(api, chosen)
+            return
+    if as_json:
+        typer.echo(dump_json([json.loads(ad.format("json")) for ad in ads]))
+    elif expressions:
+        try:
+            lines = autoformat(ads, expressions)
+        except ValueError as exc:
+            fail(str(exc))
+        for line in lines:
+            typer.echo(line)
+    elif long:
+        if ads:
+            typer.echo(long_form(ads))
+    else:
+        console = Console(highlight=False, soft_wrap=True)
+        if ads:
+            console.print(queue_table(ads, time.time()))
+        console.print(totals_line(ads), highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("q")(q_command)

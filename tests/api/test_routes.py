@@ -1,0 +1,335 @@
+"""Each route of the API against a real Manager (SQLite in a temp dir, real processes).
+
+Success paths, then the error answers a person sees: 400 with file:line for a
+malformed submit file (queue unchanged), 404 for unknown ids, 409 for an
+illegal transition, 413 for an oversized body, 422 naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import MAX_BODY, TestClient, wait_for
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def submit(
+    client: TestClient, tmp_path: Path, text: str, filename: str = "t.sub"
+) -> dict[str, Any]:
+    r = client.post(
+        "/api/jobs",
+        json={"submit": text, "filename": filename, "base_dir": str(tmp_path), "owner": "alice"},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def queue_ids(client: TestClient) -> list[str]:
+    ads = client.get("/api/jobs").json()["ads"]
+    return sorted(f"{a['ClusterId']}.{a['ProcId']}" for a in ads)
+
+
+def finished(client: TestClient, job_id: str) -> dict[str, Any] | None:
+    r = client.get(f"/api/jobs/{job_id}")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return body["ad"] if body["where"] == "history" else None
+
+
+def status(client: TestClient, job_id: str) -> int:
+    return int(client.get(f"/api/jobs/{job_id}").json()["ad"]["JobStatus"])
+
+
+HELD = "executable = /bin/echo\narguments = held\nhold = true\nqueue 3\n"
+SLEEPER = "executable = /bin/sleep\narguments = 30\nqueue\n"
+
+
+def test_healthz_and_docs(client: TestClient) -> None:
+    assert client.get("/healthz").json()["status"] == "ok"
+    spec = client.get("/openapi.json").json()
+    assert "/api/jobs" in spec["paths"] and "/api/jobs/{job_id}/logs" in spec["paths"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_submit_text_runs_to_history_with_events_and_logs(
+    client: TestClient, tmp_path: Path
+) -> None:
+    answer = submit(
+        client, tmp_path, 'executable = /bin/echo\narguments = "hello there"\nqueue 2\n'
+    )
+    assert answer["count"] == 2 and answer["procs"] == [
+        f"{answer['cluster_id']}.0",
+        f"{answer['cluster_id']}.1",
+    ]
+    job = answer["procs"][0]
+    ad = wait_for(lambda: finished(client, job))
+    assert ad["JobStatus"] == 4 and ad["ExitCode"] == 0 and ad["Owner"] == "alice"
+    kinds = [e["kind"] for e in client.get(f"/api/jobs/{job}/events").json()]
+    assert kinds[0] == "submitted" and kinds[-1] == "completed"
+    assert client.get(f"/api/jobs/{job}/logs").text == "hello there\n"
+    assert "completed" in client.get(f"/api/jobs/{job}/logs", params={"stream": "events"}).text
+    history = client.get(
+        "/api/history", params={"constraint": f"ClusterId == {answer['cluster_id']}"}
+    ).json()
+    assert history["count"] == 2
+
+
+def test_submit_json_ads(client: TestClient, tmp_path: Path) -> None:
+    r = client.post(
+        "/api/jobs",
+        json={
+            "ads": [
+                {"Cmd": "/bin/true", "Iwd": str(tmp_path), "RequestCpus": 1, "RequestMemory": 16}
+            ],
+            "owner": "bob",
+        },
+    )
+    assert r.status_code == 201, r.text
+    job = r.json()["procs"][0]
+    ad = wait_for(lambda: finished(client, job))
+    assert ad["Owner"] == "bob" and ad["ExitCode"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        (
+            {"submit": "executable = /bin/true\nqueue foo bar\n", "filename": "bad.sub"},
+            400,
+            "bad.sub:2:",
+        ),
+        (
+            {
+                "submit": "executable = /bin/true\nrequirements = (Memory >\nqueue\n",
+                "filename": "r.sub",
+            },
+            400,
+            "r.sub:2",
+        ),
+        ({"ads": [{"Arguments": "x"}]}, 400, "Cmd"),
+        ({"filename": "x.sub"}, 422, "exactly one of"),
+        ({"submit": "queue", "ads": []}, 422, "exactly one of"),
+    ],
+)
+def test_bad_submits_are_refused_and_the_queue_is_unchanged(
+    client: TestClient, tmp_path: Path, body: dict[str, Any], status: int, needle: str
+) -> None:
+    submit(client, tmp_path, HELD)
+    before = queue_ids(client)
+    r = client.post("/api/jobs", json={**body, "base_dir": str(tmp_path)})
+    assert r.status_code == status
+    assert needle in r.json()["error"]
+    assert queue_ids(client) == before
+
+
+def test_query_constraint_projection_and_limit(client: TestClient, tmp_path: Path) -> None:
+    first = submit(client, tmp_path, HELD)
+    submit(client, tmp_path, "executable = /bin/echo\nhold = true\nrequest_memory = 300\nqueue\n")
+    r = client.get("/api/jobs", params={"constraint": "RequestMemory >= 300"})
+    assert r.json()["count"] == 1
+    r = client.get(
+        "/api/jobs",
+        params={
+            "constraint": f"ClusterId == {first['cluster_id']}",
+            "projection": "ProcId,JobStatus",
+        },
+    )
+    ads = r.json()["ads"]
+    assert [a["ProcId"] for a in ads] == [0, 1, 2]
+    assert all(set(a) == {"ProcId", "JobStatus"} for a in ads)
+    assert client.get("/api/jobs", params={"limit": 2}).json()["count"] == 2
+    assert (
+        client.get(
+            "/api/jobs", params=[("ids", first["procs"][1]), ("ids", first["procs"][2])]
+        ).json()["count"]
+        == 2
+    )
+    bad = client.get("/api/jobs", params={"constraint": "JobStatus =="})
+    assert bad.status_code == 400 and bad.json()["error"].startswith("constraint:")
+    assert client.get("/api/jobs", params={"ids": "12"}).status_code == 400
+
+
+def test_hold_release_qedit_remove(client: TestClient, tmp_path: Path) -> None:
+    answer = submit(client, tmp_path, HELD)
+    a, b, c = answer["procs"]
+    r = client.post(
+        "/api/jobs/qedit", json={"ids": [a, b], "attribute": "Foo", "expression": "40 + 2"}
+    )
+    assert r.status_code == 200 and sorted(r.json()["changed"]) == [a, b]
+    foo = client.get("/api/jobs", params={"constraint": "Foo == 42"}).json()["count"]
+    assert foo == 2
+    bad = client.post("/api/jobs/qedit", json={"ids": [a], "attribute": "Foo", "expression": "1 +"})
+    assert bad.status_code == 400
+    r = client.post(
+        "/api/jobs/remove",
+        json={
+            "constraint": f"ProcId == 2 && ClusterId == {answer['cluster_id']}",
+            "reason": "not needed",
+        },
+    )
+    assert r.json()["changed"] == [c]
+    assert c not in queue_ids(client)
+    r = client.post("/api/jobs/release", json={"ids": [a]})
+    assert r.json()["changed"] == [a]
+    wait_for(lambda: finished(client, a))
+    # b is still held; holding it again is an illegal transition
+    r = client.post("/api/jobs/hold", json={"ids": [b]})
+    assert r.status_code == 409, r.text
+    assert "error" in r.json()
+
+
+def test_release_of_a_running_job_is_409_and_the_job_keeps_running(
+    client: TestClient, tmp_path: Path
+) -> None:
+    (job,) = submit(client, tmp_path, SLEEPER)["procs"]
+    wait_for(lambda: status(client, job) == 2)
+    r = client.post("/api/jobs/release", json={"ids": [job]})
+    assert r.status_code == 409
+    assert job in r.json()["error"]
+    assert status(client, job) == 2
+    r = client.post("/api/jobs/remove", json={"ids": [job]})
+    assert r.json()["changed"] == [job]
+    ad = wait_for(lambda: finished(client, job))
+    assert ad["JobStatus"] == 3
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/jobs/99.0", None),
+        ("GET", "/api/jobs/99.0/events", None),
+        ("GET", "/api/jobs/99.0/logs", None),
+        ("GET", "/api/jobs/99.0/analyze", None),
+        ("POST", "/api/jobs/remove", {"ids": ["99.0"]}),
+        ("POST", "/api/jobs/hold", {"ids": ["99.0"]}),
+        ("POST", "/api/jobs/release", {"ids": ["99.0"]}),
+        ("POST", "/api/jobs/qedit", {"ids": ["99.0"], "attribute": "A", "expression": "1"}),
+    ],
+)
+def test_unknown_ids_are_404(client: TestClient, method: str, path: str, body: Any) -> None:
+    r = client.request(method, path, json=body)
+    assert r.status_code == 404, r.text
+    assert "99.0" in r.json()["error"]
+
+
+def test_malformed_ids_and_paths(client: TestClient) -> None:
+    r = client.get("/api/jobs/abc")
+    assert r.status_code == 400 and "CLUSTER.PROC" in r.json()["error"]
+    r = client.post("/api/jobs/remove", json={})
+    assert r.status_code == 400 and "constraint" in r.json()["error"]
+    r = client.get("/api/nothing")
+    assert r.status_code == 404 and "/docs" in r.json()["error"]
+    r = client.post("/api/jobs", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "error" in r.json()
+
+
+def test_body_over_the_limit_is_413_and_nothing_is_queued(client: TestClient) -> None:
+    before = queue_ids(client)
+    text = "executable = /bin/true\n" + "# padding\n" * (MAX_BODY // 10) + "queue\n"
+    r = client.post("/api/jobs", json={"submit": text})
+    assert r.status_code == 413
+    assert "too large" in r.json()["error"]
+
+    def chunks() -> Any:
+        for _ in range(MAX_BODY // 1000 + 2):
+            yield b" " * 1000
+
+    r = client.post("/api/jobs", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert queue_ids(client) == before
+
+
+def test_userprio_get_and_set(client: TestClient, tmp_path: Path) -> None:
+    text = "executable = /bin/sleep\narguments = 1\naccounting_group = atlas\nqueue\n"
+    (job,) = submit(client, tmp_path, text)["procs"]
+    wait_for(lambda: finished(client, job))
+    rows = {r["submitter"]: r for r in client.get("/api/userprio").json()}
+    assert rows["atlas.alice"]["accumulated_usage"] > 0.5
+    r = client.post("/api/userprio/atlas.alice", json={"factor": 10, "ceiling": 1})
+    assert r.status_code == 200, r.text
+    row = r.json()
+    assert row["priority_factor"] == 10 and row["ceiling"] == 1
+    again = {r["submitter"]: r for r in client.get("/api/userprio").json()}["atlas.alice"]
+    assert again["priority_factor"] == 10
+    assert client.post("/api/userprio/atlas.alice", json={}).status_code == 422
+    bad = client.post("/api/userprio/atlas.alice", json={"factor": 0})
+    assert bad.status_code == 422 and bad.json()["error"].startswith("factor:")
+
+
+def test_analyze_explains_the_big_memory_job(client: TestClient, tmp_path: Path) -> None:
+    (job,) = submit(client, tmp_path, "executable = /bin/true\nrequest_memory = 4T\nqueue\n")[
+        "procs"
+    ]
+
+    def considered() -> str | None:
+        text = str(client.get(f"/api/jobs/{job}/analyze").json()["text"])
+        return None if "not been considered" in text else text
+
+    text = wait_for(considered)
+    assert job in text
+    assert "emory" in text
+    assert client.get(f"/api/jobs/{job}/analyze").json()["status"] == 1
+
+
+def test_pool_stats_and_config(client: TestClient) -> None:
+    slots = client.get("/api/slots").json()
+    assert slots["count"] == 1 and slots["ads"][0]["ClusterName"] == "local"
+    assert slots["ads"][0]["TotalCpus"] == 2
+    (local,) = client.get("/api/clusters").json()
+    assert local["name"] == "local" and local["cores_total"] == 2 and local["healthy"]
+    stats = client.get("/api/stats").json()
+    assert set(stats["jobs_by_status"]) == {"1", "2", "3", "4", "5"}
+    assert stats["clusters"][0]["cores_total"] == 2
+    config = client.get("/api/config").json()
+    assert config["negotiator"]["interval"] == 0.2
+    assert config["clusters"]["local"]["cpus"] == 2
+
+
+def test_metrics_has_every_family(client: TestClient, tmp_path: Path) -> None:
+    submit(client, tmp_path, HELD)
+    text = client.get("/metrics").text
+    for family in (
+        "skyflock_jobs",
+        "skyflock_jobs_by_status",
+        "skyflock_submitter_usage_core_seconds",
+        "skyflock_submitter_effective_priority",
+        "skyflock_negotiation_cycle_seconds",
+        "skyflock_negotiation_last_matches",
+        "skyflock_negotiation_cycles_total",
+        "skyflock_negotiation_matches_total",
+        "skyflock_cluster_slots",
+        "skyflock_cluster_cores",
+        "skyflock_cluster_cores_used",
+    ):
+        assert f"# TYPE {family} " in text, family
+    assert 'skyflock_jobs{status="held",submitter="alice"} 3.0' in text
+    assert 'skyflock_cluster_cores{cluster="local"} 2.0' in text
+    assert "skyflock_negotiation_cycles_total " in text
+
+
+def test_logs_follow_streams_until_the_job_ends(client: TestClient, tmp_path: Path) -> None:
+    (job,) = submit(
+        client,
+        tmp_path,
+        "executable = /bin/sh\narguments = \"-c 'echo one; sleep 0.5; echo two'\"\nqueue\n",
+    )["procs"]
+    data: list[str] = []
+    ended = False
+    with client.stream("GET", f"/api/jobs/{job}/logs", params={"follow": "true"}) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        event = "message"
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:") and event == "message":
+                data.append(line[6:])
+            elif line.startswith("data:") and event == "end":
+                ended = True
+    assert data == ["one", "two"]
+    assert ended
+    assert json.dumps(data)
