@@ -126,3 +126,15 @@ def test_concurrent_submitters_never_share_a_cluster_id(store: Store) -> None:
         t.join()
     assert sorted(got) == list(range(1, 21))
     assert store.jobs.count() == 40
+
+
+def test_reserved_cluster_id_is_used_once(store: Store) -> None:
+    reserved = store.jobs.new_cluster_id()
+    other = store.jobs.submit([job_ad()]).cluster_id
+    assert (reserved, other) == (1, 2)
+    assert store.jobs.submit([job_ad()], cluster_id=reserved).job_ids == ("1.0",)
+    with pytest.raises(ValueError, match="cluster 1 has already been submitted"):
+        store.jobs.submit([job_ad()], cluster_id=reserved)
+    with pytest.raises(ValueError, match="cluster 9 was not reserved"):
+        store.jobs.submit([job_ad()], cluster_id=9)
+    assert store.jobs.count() == 2

@@ -159,6 +159,10 @@ _ESCAPES: Final = {
 }
 
 
+_BARE_NAMES: dict[str, bool] = {}
+"""Attribute name -> may it be written unquoted (a memo: names repeat per proc)."""
+
+
 def _plain_literal(value: object) -> str | None:
     """ClassAd source of a plain value (str, int, finite float, bool), else None."""
     t = type(value)
@@ -174,25 +178,48 @@ def _plain_literal(value: object) -> str | None:
     return None
 
 
+def _literal_type() -> type | None:
+    """The node type the parser gives literals (and only literals), or None.
+
+    A literal `Expr` is then written from its value by `_plain_literal`, which
+    is several times faster than printing the expression.
+    """
+    literal = type(parse('""'))
+    others = ("a", "1 + 2", "f(1)", "[a = 1]", "{1}", "time()")
+    if all(type(parse(text)) is literal for text in ('"x"', "1", "2.5", "true")) and not any(
+        type(parse(text)) is literal for text in others
+    ):
+        return literal
+    return None
+
+
+_LITERAL: Final = _literal_type()
+
+
 def format_attrs(values: Mapping[str, Any]) -> str:
     """Attributes (plain values or `Expr`s) as an old-form ad text."""
     lines: list[str] = []
     slow: dict[str, Any] = {}
     for name, value in values.items():
-        if type(value) is str and any(c in value for c in _LINE_BREAKS):
-            return ClassAd(values).format("new")
         literal = _plain_literal(value)
         if literal is None and isinstance(value, Expr):
-            literal = str(value)
-        if literal is None or not _NAME.match(name) or name.lower() in _KEYWORDS:
+            if type(value) is _LITERAL:
+                literal = _plain_literal(value.eval())
+            if literal is None:
+                literal = str(value)
+        bare = _BARE_NAMES.get(name)
+        if bare is None:
+            bare = _BARE_NAMES[name] = bool(_NAME.match(name)) and name.lower() not in _KEYWORDS
+        if literal is None or not bare:
             slow[name] = value
         else:
             lines.append(f"{name} = {literal}")
     if slow:
         lines.append(encode(ClassAd(slow)))
-        if lines[-1].startswith("["):
-            return ClassAd(values).format("new")
-    return "\n".join(lines)
+    text = "\n".join(lines)
+    if any(c in text for c in _LINE_BREAKS):  # the old form cannot hold them
+        return ClassAd(values).format("new")
+    return text
 
 
 # -- submit -----------------------------------------------------------------------
@@ -231,7 +258,7 @@ def encode_cluster(
         if reads.isdisjoint(n.lower() for n in values):
             if shared is None:
                 shared = _checked_new_job(cluster_ad, "", index)
-            out.append(replace(shared, ad_text=text))
+            out.append(_with_text(shared, text))
         else:
             full = cluster_ad.copy()
             full.update(values)
@@ -241,9 +268,46 @@ def encode_cluster(
 
 def encode_ads(ads: Sequence[ClassAd]) -> tuple[str, list[NewJob]]:
     """Like `encode_cluster` for full ads: the attributes whose expression is the
-    same object in every ad go to the cluster ad, the rest to each proc ad."""
+    same object in every ad go to the cluster ad, the rest to each proc ad.
+
+    One pass when the ads have the same attribute names (a submit's do): the
+    first ad is the candidate cluster ad and each ad keeps, as its own, the
+    attributes whose expression is not the candidate's object (they override
+    it); the candidates no ad shares are then dropped from the cluster ad.
+    """
     if not ads:
         return "", []
+    candidate = dict(ads[0].items())
+    get = candidate.get
+    size = len(candidate)
+    owns: list[list[tuple[str, Expr]]] = []
+    for ad in ads:
+        items = ad.items()
+        own = [(n, e) for n, e in items if get(n) is not e]
+        if len(items) != size or any(n not in candidate for n, _ in own):
+            return _encode_ads_slow(ads)
+        owns.append(own)
+    # Names no other ad shares with the first go to every proc ad, the first's too.
+    never_shared = (
+        set.intersection(*({n for n, _ in own} for own in owns[1:])) if len(owns) > 1 else set()
+    )
+    owns[0] = [(n, e) for n, e in candidate.items() if n in never_shared]
+    cluster = {n: e for n, e in candidate.items() if n not in never_shared}
+    reads = _hot_reads(ads[0])
+    varying = {n.lower() for own in owns for n, _ in own}
+    shared = None if varying & reads else _checked_new_job(ads[0], "", 0)
+    out = []
+    for index, (ad, own) in enumerate(zip(ads, owns, strict=True)):
+        text = format_attrs(dict(own))
+        if shared is not None:
+            out.append(_with_text(shared, text))
+        else:
+            out.append(_checked_new_job(ad, text, index))
+    return format_attrs(cluster), out
+
+
+def _encode_ads_slow(ads: Sequence[ClassAd]) -> tuple[str, list[NewJob]]:
+    """`encode_ads` for ads whose attribute names differ."""
     common = dict(ads[0].items())
     for ad in ads[1:]:
         if not common:
@@ -252,12 +316,25 @@ def encode_ads(ads: Sequence[ClassAd]) -> tuple[str, list[NewJob]]:
             if ad.lookup(name) is not expr:
                 del common[name]
     keys = {n.lower() for n in common}
-    cluster_text = format_attrs(common)
     out = []
     for index, ad in enumerate(ads):
         own = {n: e for n, e in ad.items() if n.lower() not in keys}
         out.append(_checked_new_job(ad, format_attrs(own), index))
-    return cluster_text, out
+    return format_attrs(common), out
+
+
+def _with_text(job: NewJob, text: str) -> NewJob:
+    """`job` with another proc ad text (faster than `dataclasses.replace`)."""
+    return NewJob(
+        text,
+        job.owner,
+        job.submitter,
+        job.acct_group,
+        job.job_prio,
+        job.q_date,
+        job.workflow_id,
+        job.step_name,
+    )
 
 
 def _checked_new_job(ad: ClassAd, text: str, index: int) -> NewJob:

@@ -9,8 +9,8 @@ instead of failing half-way; reads begin a deferred transaction and never
 block a writer (see `read_options`). PostgreSQL is used as it comes
 (``postgresql+psycopg://...``).
 
-It also holds the one SQL construct the two databases spell differently
-that the repositories need: `upsert`.
+It also holds the two SQL constructs the two databases spell differently
+that the repositories need: `upsert`, and `bulk_insert` (COPY on PostgreSQL).
 
 Neighbours: `store.migrations` brings the schema to the newest revision on
 this engine; `store.Store` is the facade the manager and API use.
@@ -142,3 +142,25 @@ def upsert(
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
     conn.execute(stmt, [dict(r) for r in rows])
+
+
+def bulk_insert(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert many rows of plain values fast: COPY on PostgreSQL, one executemany
+    of the driver on SQLite (SQLAlchemy's per-row processing is skipped, so the
+    values must already be what the driver takes: str, int, float, None)."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
+        return
+    marks = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))

@@ -51,7 +51,7 @@ from sqlalchemy import (
     update,
 )
 
-from skyflock.store.engine import read_options
+from skyflock.store.engine import bulk_insert, read_options
 from skyflock.store.events import EventKind, event_row, write_events
 from skyflock.store.records import (
     IllegalTransition,
@@ -66,6 +66,7 @@ from skyflock.store.records import (
     describe_state,
 )
 from skyflock.store.schema import JOB_COLUMNS, cluster_ads, counters, history, jobs
+from skyflock.store.schema import events as events_table
 from skyflock.store.selection import Selection, chunks, fetch, unique
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -91,6 +92,25 @@ PerRow = (
 _RUNNING_ANY: Final[frozenset[State]] = frozenset({(RUNNING, NONE), (RUNNING, VACATING)})
 _IN_QUEUE: Final[frozenset[State]] = frozenset(
     (s, sub) for s in (IDLE, RUNNING, HELD) for sub in (NONE, DISPATCHING, VACATING)
+)
+
+_SUBMIT_COLUMNS: Final = (
+    "id",
+    "cluster_id",
+    "proc_id",
+    "status",
+    "substate",
+    "owner",
+    "submitter",
+    "acct_group",
+    "job_prio",
+    "q_date",
+    "workflow_id",
+    "step_name",
+    "num_job_starts",
+    "wall_clock",
+    "entered_status_at",
+    "ad",
 )
 
 INSERT_BATCH: Final = 20_000
@@ -130,82 +150,99 @@ class JobQueue:
 
     # ------------------------------------------------------------------ submit
 
-    def submit(self, ads: Sequence[ClassAd], *, now: float | None = None) -> Submitted:
+    def new_cluster_id(self) -> int:
+        """Reserve the next ClusterId (for a submit file that uses `$(Cluster)`).
+
+        Pass it to `submit*` as `cluster_id`; an id reserved and never used
+        stays unused, as in HTCondor.
+        """
+        with self._engine.begin() as conn:
+            return _next_cluster_id(conn)
+
+    def submit(
+        self,
+        ads: Sequence[ClassAd],
+        *,
+        cluster_id: int | None = None,
+        now: float | None = None,
+    ) -> Submitted:
         """Queue full job ads as one new cluster: ProcIds 0..N-1, all Idle, one transaction.
 
         Attributes whose expression is the same object in every ad are stored
-        once, in the cluster ad. Raises ValueError when there is no ad or an
-        ad has no Owner.
+        once, in the cluster ad. `cluster_id`: one from `new_cluster_id`
+        (default: the next one). Raises ValueError when there is no ad, an ad
+        has no Owner, or `cluster_id` was not reserved or is already used.
         """
         from skyflock.store.codec import encode_ads
 
         cluster_text, prepared = encode_ads(ads)
-        return self.submit_encoded(cluster_text, prepared, now=now)
+        return self.submit_encoded(cluster_text, prepared, cluster_id=cluster_id, now=now)
 
     def submit_cluster(
         self,
         cluster_ad: ClassAd,
         procs: Sequence[Mapping[str, Any]],
         *,
+        cluster_id: int | None = None,
         now: float | None = None,
     ) -> Submitted:
         """Queue one job per entry of `procs`: job i's ad is `cluster_ad` with
         ``procs[i]``'s attributes (plain values or `Expr`s) set over it.
 
-        The fast way to submit many jobs (`queue 100000`): the cluster ad is
-        serialised once. Raises ValueError when `procs` is empty or a job has
-        no Owner.
+        The cluster ad is serialised once. Raises like `submit`.
         """
         from skyflock.store.codec import encode_cluster
 
         cluster_text, prepared = encode_cluster(cluster_ad, procs)
-        return self.submit_encoded(cluster_text, prepared, now=now)
+        return self.submit_encoded(cluster_text, prepared, cluster_id=cluster_id, now=now)
 
     def submit_encoded(
-        self, cluster_ad_text: str, new_jobs: Sequence[NewJob], *, now: float | None = None
+        self,
+        cluster_ad_text: str,
+        new_jobs: Sequence[NewJob],
+        *,
+        cluster_id: int | None = None,
+        now: float | None = None,
     ) -> Submitted:
-        """Queue already serialised jobs (see `store.codec`) under a new ClusterId."""
+        """Queue already serialised jobs (see `store.codec`); raises like `submit`."""
         if not new_jobs:
             raise ValueError("nothing to submit: no job ads")
         prepared = new_jobs
         when = _now(now)
         with self._engine.begin() as conn:
-            cluster_id = int(
-                conn.execute(
-                    update(counters)
-                    .where(counters.c.name == "cluster_id")
-                    .values(value=counters.c.value + 1)
-                    .returning(counters.c.value)
-                ).scalar_one()
-            )
+            if cluster_id is None:
+                cluster_id = _next_cluster_id(conn)
+            else:
+                _check_reserved(conn, cluster_id)
             conn.execute(insert(cluster_ads).values(cluster_id=cluster_id, ad=cluster_ad_text))
             ids = tuple(f"{cluster_id}.{proc}" for proc in range(len(prepared)))
             rows = [
-                {
-                    "id": job_id,
-                    "cluster_id": cluster_id,
-                    "proc_id": proc,
-                    "status": IDLE,
-                    "substate": NONE,
-                    "owner": job.owner,
-                    "submitter": job.submitter,
-                    "acct_group": job.acct_group,
-                    "job_prio": job.job_prio,
-                    "q_date": when if job.q_date is None else job.q_date,
-                    "workflow_id": job.workflow_id,
-                    "step_name": job.step_name,
-                    "num_job_starts": 0,
-                    "wall_clock": 0.0,
-                    "entered_status_at": when,
-                    "ad": job.ad_text,
-                }
+                (
+                    job_id,
+                    cluster_id,
+                    proc,
+                    IDLE,
+                    NONE,
+                    job.owner,
+                    job.submitter,
+                    job.acct_group,
+                    job.job_prio,
+                    when if job.q_date is None else job.q_date,
+                    job.workflow_id,
+                    job.step_name,
+                    0,
+                    0.0,
+                    when,
+                    job.ad_text,
+                )
                 for proc, (job_id, job) in enumerate(zip(ids, prepared, strict=True))
             ]
             for part in chunks(rows, INSERT_BATCH):
-                conn.execute(insert(jobs), list(part))
-            events = [event_row(job_id, EventKind.SUBMITTED, when) for job_id in ids]
-            for part in chunks(events, INSERT_BATCH):
-                write_events(conn, part)
+                bulk_insert(conn, jobs, _SUBMIT_COLUMNS, part)
+            submitted = str(EventKind.SUBMITTED)
+            events = [(job_id, when, submitted) for job_id in ids]
+            for chunk in chunks(events, INSERT_BATCH):
+                bulk_insert(conn, events_table, ("job_id", "time", "kind"), chunk)
         return Submitted(cluster_id, ids)
 
     # ------------------------------------------------------------- transitions
@@ -630,6 +667,30 @@ class JobQueue:
             order = {job_id: i for i, job_id in enumerate(wanted)}
             moved.sort(key=order.__getitem__)
         return TransitionResult(action, tuple(moved), tuple(refused))
+
+
+def _next_cluster_id(conn: Connection) -> int:
+    """Allocate a ClusterId: an atomic increment of the counter row."""
+    stmt = (
+        update(counters)
+        .where(counters.c.name == "cluster_id")
+        .values(value=counters.c.value + 1)
+        .returning(counters.c.value)
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def _check_reserved(conn: Connection, cluster_id: int) -> None:
+    last = conn.execute(
+        select(counters.c.value).where(counters.c.name == "cluster_id").with_for_update()
+    ).scalar_one()
+    if not 0 < cluster_id <= last:
+        raise ValueError(f"cluster {cluster_id} was not reserved with new_cluster_id()")
+    used = conn.execute(
+        select(cluster_ads.c.cluster_id).where(cluster_ads.c.cluster_id == cluster_id)
+    ).one_or_none()
+    if used is not None:
+        raise ValueError(f"cluster {cluster_id} has already been submitted")
 
 
 def _claim_text(match: Match) -> str:
