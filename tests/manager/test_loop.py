@@ -265,3 +265,21 @@ def test_priority_preemption_between_two_submitters(tmp_path: Path) -> None:
             await m.stop()
 
     asyncio.run(main())
+
+
+def test_submit_on_hold_then_qedit_and_release(tmp_path: Path) -> None:
+    async def body(manager: Manager) -> None:
+        (job,) = await submit(
+            manager, tmp_path, "executable = /bin/echo\narguments = one\nhold = true\nqueue\n"
+        )
+        (ad,) = manager.query(ids=[job])
+        assert (ad.eval("JobStatus"), ad.eval("HoldReasonCode")) == (5, 15)
+        edited = await manager.qedit([job], attribute="Arguments", expression='"two"')
+        assert edited.changed == (job,)
+        assert manager.query(ids=[job], projection=["Arguments"])[0].eval("Arguments") == "two"
+        released = await manager.release([job])
+        assert released.changed == (job,)
+        await until(lambda: finished(manager, job))
+        assert manager.log_path(job, "stdout").read_text() == "two\n"
+
+    run_with_manager(tmp_path, body)

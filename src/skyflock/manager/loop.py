@@ -900,7 +900,7 @@ class ManagerLoop:
                 if job is None:
                     continue
                 self._mark_held(job_id, reason, code, subcode, now)
-                if job.status == IDLE and job.substate == NONE:
+                if job.status in (IDLE, HELD) and job.substate == NONE:
                     self.live.set_state(job, HELD, NONE)
                 elif self._waiting_in_queue(job):
                     unstarted.append(job_id)

@@ -183,7 +183,7 @@ class Manager:
         if not parsed.jobs:
             raise BadInput(f"{filename}: the submit description queues no jobs")
         warnings = tuple(str(w) for w in parsed.warnings)
-        result = await self._queue(parsed.jobs, owner=owner)
+        result = await self._queue(parsed.jobs, owner=owner, cluster_guess=guess)
         if result.cluster_id != guess and _CLUSTER_MACRO.search(text):
             warnings += (
                 f"the job ads were built for cluster {guess} but the store assigned "
@@ -203,7 +203,14 @@ class Manager:
             prepared.append(copy)
         return await self._queue(prepared, owner=owner)
 
-    async def _queue(self, ads: Sequence[ClassAd], *, owner: str) -> SubmitResult:
+    async def _queue(
+        self, ads: Sequence[ClassAd], *, owner: str, cluster_guess: int | None = None
+    ) -> SubmitResult:
+        """Store the ads as one cluster and add them to the live queue.
+
+        `cluster_guess` is the ClusterId the ads were built with (their ProcIds
+        are 0..N-1 already); when the store assigns it, the ads need no rewrite.
+        """
         now = time.time()
         for ad in ads:
             if "Owner" not in ad:
@@ -216,21 +223,30 @@ class Manager:
         with contextlib.suppress(OSError):
             self._counter_file().write_text(f"{submitted.cluster_id}\n")
         live = self.loop.live
+        on_hold: list[str] = []
+        cluster_id = submitted.cluster_id
+        hot = _HotAttributes()
+        rewrite = cluster_guess != cluster_id
         for proc, (job_id, ad) in enumerate(zip(submitted.job_ids, ads, strict=True)):
-            ad["ClusterId"] = submitted.cluster_id
-            ad["ProcId"] = proc
-            prio = ad.eval("JobPrio")
+            if rewrite:
+                ad["ClusterId"] = cluster_id
+                ad["ProcId"] = proc
+            submitter, prio, held = hot.of(ad)
+            if held:
+                on_hold.append(job_id)
             live.add(
                 LiveJob(
                     id=job_id,
                     ad=ad,
-                    submitter=submitter_of(ad),
-                    status=IDLE,
+                    submitter=submitter,
+                    status=HELD if held else IDLE,
                     substate="",
                     q_date=now,
-                    prio=prio if isinstance(prio, int) and not isinstance(prio, bool) else 0,
+                    prio=prio,
                 )
             )
+        if on_hold:  # `hold = true`: the store queues Idle; hold them at once (code 15)
+            await self.loop.hold(on_hold, "submitted on hold", int(HoldCode.SUBMITTED_ON_HOLD))
         self.loop.trigger()
         return SubmitResult(submitted.cluster_id, submitted.job_ids)
 
@@ -561,6 +577,29 @@ class Manager:
             completed_total=loop.stats.completed,
             clusters=cluster_stats,
         )
+
+
+class _HotAttributes:
+    """Submitter, JobPrio and submit-on-hold of many ads, evaluated once per distinct
+    expression objects (the procs of one submit share most of them)."""
+
+    _NAMES = ("AccountingGroup", "Owner", "JobPrio", "JobStatus")
+
+    def __init__(self) -> None:
+        self._key: tuple[object, ...] | None = None
+        self._value: tuple[str, int, bool] = ("", 0, False)
+
+    def of(self, ad: ClassAd) -> tuple[str, int, bool]:
+        key = tuple(id(ad.lookup(name)) for name in self._NAMES)
+        if key != self._key:
+            prio = ad.eval("JobPrio")
+            self._value = (
+                submitter_of(ad),
+                prio if isinstance(prio, int) and not isinstance(prio, bool) else 0,
+                ad.eval("JobStatus") == HELD,
+            )
+            self._key = key
+        return self._value
 
 
 def _project(ad: ClassAd, projection: Sequence[str]) -> ClassAd:
