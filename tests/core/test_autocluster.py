@@ -8,7 +8,7 @@ from tests.core.negotiation_kit import job, run, slot, snapshot
 
 
 def _groups(jobs, significant=()):  # type: ignore[no-untyped-def]
-    groups, of_job, _ = group_jobs(jobs, significant, 128)
+    groups, of_job, _, _ = group_jobs(jobs, significant, 128)
     return groups, of_job
 
 

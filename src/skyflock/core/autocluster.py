@@ -22,9 +22,10 @@ reports per job group; `core.carve` reads requests and resources. Pure.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from skyflock.classad.nodes import Literal
 from skyflock.core import carve
@@ -183,15 +184,22 @@ def _closure(base: set[str], tokens: _Tokens) -> set[str]:
 
 
 def group_jobs(
-    jobs: Sequence[Job], significant: Iterable[str], quantum: int
-) -> tuple[list[JobGroup], list[int], tuple[str, ...]]:
+    jobs: Sequence[Job],
+    significant: Iterable[str],
+    quantum: int,
+    *,
+    constants: Sequence[str] = (),
+) -> tuple[list[JobGroup], list[int], tuple[str, ...], list[tuple[object, ...]]]:
     """Group idle jobs into autoclusters.
 
-    Returns the groups, the group index of each job (in input order) and the
+    Returns the groups, the group index of each job (in input order), the
     significant attributes used (the given ones plus what the jobs' own
-    expressions read from the job).
+    expressions read from the job) and, per job, the constant values of the
+    attributes named in `constants` (0 when missing or not a constant) — read
+    in the same pass because a pass over a million jobs is what a cycle costs.
     """
     attrs = set(significant) | set(JOB_ALWAYS)
+    wanted = tuple(name.lower() for name in constants)
     while True:
         order = tuple(sorted(attrs))
         tokens = _Tokens()
@@ -201,10 +209,22 @@ def group_jobs(
         keep: list[tuple[Expr | None, ...]] = []
         of_job: list[int] = []
         append = of_job.append
+        extras: list[tuple[object, ...]] = []
+        add_extra = extras.append
         reps: list[Job] = []
+        get: Callable[..., Any]
+        cget: Callable[..., Any]
         for job in jobs:
-            get = attribute_table(job.ad).get
+            ad = job.ad
+            try:
+                get = ad._exprs.get
+                cget = ad._consts.get
+            except AttributeError:  # pragma: no cover - another ClassAd implementation
+                get = attribute_table(ad).get
+                cget = constant_table(ad).get
             values = tuple([get(a) for a in order])
+            if wanted:
+                add_extra(tuple([cget(a, 0) for a in wanted]))
             ids = tuple(map(id, values))
             gi = by_ids.get(ids)
             if gi is None:
@@ -221,6 +241,7 @@ def group_jobs(
         if not more:
             break
         attrs |= more
+    counts = Counter(of_job)
     groups = [
         JobGroup(
             index=i,
@@ -229,12 +250,11 @@ def group_jobs(
             request=carve.request_of(rep.ad, quantum),
             requirements=rep.ad.lookup("requirements"),
             rank=rep.ad.lookup("rank"),
+            count=counts[i],
         )
         for i, rep in enumerate(reps)
     ]
-    for gi in of_job:
-        groups[gi].count += 1
-    return groups, of_job, order
+    return groups, of_job, order, extras
 
 
 def group_slots(

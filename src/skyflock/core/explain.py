@@ -25,7 +25,7 @@ Neighbours: `core.negotiate` calls `explain_cycle`; the CLI renders with
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -144,9 +144,12 @@ def explain_autocluster(
     usable: Sequence[bool],
     limits: Mapping[str, float],
     allocations: Mapping[str, float],
+    exhausted: bool = False,
+    free_cache: dict[tuple[int, Resources], int] | None = None,
 ) -> Explanation:
     job_ad = jg.rep.ad
     need = jg.request
+    free_cache = {} if free_cache is None else free_cache
     parts = clauses.split_and(jg.requirements)
     dynamic_parts = [table.reads_resources(c, job_side=True) for c in parts]
     tallies: dict[str, _Tally] = {}
@@ -190,10 +193,13 @@ def explain_autocluster(
         else:
             free = 0
             pair = table.pair(jg.index, g.index)
-            if pair is not None:
-                for res in pool.fitting(g.index, need):
-                    if not pair.dynamic or table.dynamic_ok(jg.index, g.index, res):
-                        free += pool.count(g.index, res)
+            if pair is not None and not exhausted:
+                if pair.dynamic:
+                    for res in pool.fitting(g.index, need):
+                        if table.dynamic_ok(jg.index, g.index, res):
+                            free += pool.count(g.index, res)
+                else:
+                    free = _free_slots(pool, g.index, need, free_cache)
             tally.available += free
             tally.too_few_left += n - free
     suggestions = _suggest(parts, need, seen)
@@ -224,6 +230,17 @@ def explain_autocluster(
         ),
         suggestions=suggestions,
     )
+
+
+def _free_slots(
+    pool: Pool, group: int, need: Resources, cache: dict[tuple[int, Resources], int]
+) -> int:
+    """Slots of a group with room for `need` (shared by the autoclusters asking the same)."""
+    key = (group, need)
+    free = cache.get(key)
+    if free is None:
+        free = cache[key] = sum(pool.count(group, res) for res in pool.fitting(group, need))
+    return free
 
 
 def _suggest(
@@ -282,9 +299,11 @@ def explain_cycle(
     usable: Sequence[bool],
     limits: Mapping[str, float],
     allocations: Mapping[str, float],
+    exhausted: Collection[int] = (),
 ) -> dict[str, Explanation]:
     """An explanation for every job group with idle jobs left (`waiting` by group index)."""
     out: dict[str, Explanation] = {}
+    free_cache: dict[tuple[int, Resources], int] = {}
     for a in sorted(waiting):
         jg = job_groups[a]
         out[jg.key] = explain_autocluster(
@@ -297,6 +316,8 @@ def explain_cycle(
             usable=usable,
             limits=limits,
             allocations=allocations,
+            exhausted=a in exhausted,
+            free_cache=free_cache,
         )
     return out
 

@@ -40,7 +40,6 @@ from skyflock.core import carve, clauses, explain, fairshare, groups
 from skyflock.core.autocluster import (
     SLOT_EXPRESSIONS,
     SlotGroup,
-    constant_table,
     distinct_expressions,
     group_jobs,
     group_slots,
@@ -60,6 +59,8 @@ from skyflock.core.pool import Pool, fit_count, fit_key
 from skyflock.core.preempt import CONTEXT_NAMES, Preemptor
 
 _EPS = 1e-9
+ORDER_ATTRS = ("JobPrio", "QDate", "ClusterId", "ProcId")
+"""Job attributes that order a submitter's jobs (read with the autoclusters)."""
 _make_match = _fast_match_factory()
 
 # why a request stopped (explanations use the same words)
@@ -166,8 +167,8 @@ class _Cycle:
             job_sig |= clauses.names_read(expr)[1] - CONTEXT_NAMES
         for expr, holder in distinct_expressions((s.ad for s in snap.slots), SLOT_EXPRESSIONS):
             job_sig |= clauses.names_read_in(expr, holder)[1]
-        self.job_groups, self.group_of_job, _ = group_jobs(
-            snap.idle, job_sig, config.memory_quantum
+        self.job_groups, self.group_of_job, _, self.job_constants = group_jobs(
+            snap.idle, job_sig, config.memory_quantum, constants=ORDER_ATTRS
         )
         for jg in self.job_groups:
             for job_expr in (jg.requirements, jg.rank):
@@ -223,28 +224,26 @@ class _Cycle:
                 (claim.cpus, claim.memory, claim.disk, claim.gpus)
             )
         requests: dict[tuple[str, int, float], Request] = {}
-        order_keys: list[tuple[object, object, object]] = []
-        add_key = order_keys.append
         group_of_job = self.group_of_job
+        constants = self.job_constants
         for i, job in enumerate(snap.idle):
-            consts = constant_table(job.ad)
-            prio = consts.get("jobprio", 0)
+            prio = constants[i][0]
             if type(prio) is not int:
                 prio = _number(job.ad.lookup("jobprio"), 0.0)
-            add_key((consts.get("qdate", 0), consts.get("clusterid", 0), consts.get("procid", 0)))
             key = (job.submitter, group_of_job[i], prio)
             req = requests.get(key)
             if req is None:
                 req = requests[key] = Request(job.submitter, group_of_job[i], prio, [])
             req.jobs.append(i)
-        if any(
-            type(x) is not int and type(x) is not float for k in order_keys for x in k
-        ):  # a non-number (or an expression) in QDate/ClusterId/ProcId: sort as 0
-            order_keys[:] = [
-                (_sortable(k[0]), _sortable(k[1]), _sortable(k[2])) for k in order_keys
-            ]
+        order_keys = [c[1:] for c in constants]
+        try:
+            for req in requests.values():
+                req.jobs.sort(key=order_keys.__getitem__)
+        except TypeError:  # a QDate, ClusterId or ProcId that is not a number sorts as 0
+            order_keys = [tuple(_sortable(x) for x in k) for k in order_keys]
+            for req in requests.values():
+                req.jobs.sort(key=order_keys.__getitem__)
         for req in requests.values():
-            req.jobs.sort(key=order_keys.__getitem__)
             s = submitter(req.submitter)
             s.requests.append(req)
             s.pending += self.weight(self.job_groups[req.ac].request) * len(req.jobs)
@@ -605,6 +604,7 @@ class _Cycle:
             usable=self.usable,
             limits=self.limits,
             allocations=self.allocations,
+            exhausted=self.exhausted,
         )
         stats = {
             "idle_jobs": float(len(snap.idle)),

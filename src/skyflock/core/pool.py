@@ -2,10 +2,10 @@
 
 Within one slot group (`core.autocluster.SlotGroup`) slots differ only in what
 they have left, so the pool keeps, per group, a dictionary from remaining
-resources to the slots that have exactly that much, plus the keys sorted in
+resources to the slots that have exactly that much, plus the keys indexed in
 best-fit order: fewest GPUs, then fewest CPUs, then least memory and disk.
-Finding the best-fitting slot of a group for a request is a bisection and a
-short forward scan; carving k jobs out of a slot moves it to another bucket.
+Finding the best-fitting slot of a group for a request walks the GPU and CPU
+values upwards and bisects memory; carving k jobs out of a slot moves it to another bucket.
 Identical slots are never looked at one by one.
 
 Neighbours: `core.negotiate` drives it, `core.matchtable` says which groups a
@@ -16,7 +16,7 @@ job group may use, `core.preempt` takes resources of claimed slots, and
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from skyflock.core import carve
@@ -37,24 +37,84 @@ def from_fit_key(key: FitKey) -> Resources:
     return (key[1], key[2], key[3], key[0])
 
 
+class _Index:
+    """The bucket keys of one slot group, nested GPUs -> CPUs -> sorted (memory, disk).
+
+    Best fit walks GPU values and CPU values upwards (a few dozen at most) and
+    bisects memory within each, so a request never scans the many buckets that
+    have CPUs to spare but too little memory.
+    """
+
+    __slots__ = ("cpus", "gpus", "md")
+
+    def __init__(self) -> None:
+        self.gpus: list[int] = []
+        self.cpus: dict[int, list[int]] = {}
+        self.md: dict[tuple[int, int], list[tuple[int, int]]] = {}
+
+    def add(self, res: Resources) -> None:
+        c, m, d, g = res
+        cpus = self.cpus.get(g)
+        if cpus is None:
+            bisect.insort(self.gpus, g)
+            cpus = self.cpus[g] = []
+        md = self.md.get((g, c))
+        if md is None:
+            bisect.insort(cpus, c)
+            md = self.md[(g, c)] = []
+        bisect.insort(md, (m, d))
+
+    def remove(self, res: Resources) -> None:
+        c, m, d, g = res
+        md = self.md[(g, c)]
+        del md[bisect.bisect_left(md, (m, d))]
+        if md:
+            return
+        del self.md[(g, c)]
+        cpus = self.cpus[g]
+        del cpus[bisect.bisect_left(cpus, c)]
+        if cpus:
+            return
+        del self.cpus[g]
+        del self.gpus[bisect.bisect_left(self.gpus, g)]
+
+    def fitting(self, need: Resources) -> Iterator[Resources]:
+        """Bucket keys that fit `need`, in best-fit order."""
+        nc, nm, nd, ng = need
+        gpus = self.gpus
+        for gi in range(bisect.bisect_left(gpus, ng), len(gpus)):
+            g = gpus[gi]
+            cpus = self.cpus[g]
+            for ci in range(bisect.bisect_left(cpus, nc), len(cpus)):
+                c = cpus[ci]
+                md = self.md[(g, c)]
+                for mi in range(bisect.bisect_left(md, (nm, nd)), len(md)):
+                    m, d = md[mi]
+                    if d >= nd:
+                        yield (c, m, d, g)
+
+
 class Pool:
     """Remaining resources of every usable slot, bucketed per slot group."""
 
-    __slots__ = ("buckets", "groups", "keys", "remaining")
+    __slots__ = ("buckets", "groups", "index", "remaining")
 
     def __init__(self, groups: Sequence[SlotGroup], remaining: list[Resources]) -> None:
         self.groups = groups
         self.remaining = remaining
         """Indexed like the snapshot's slots; excluded slots keep their advertised values."""
         self.buckets: list[dict[Resources, list[int]]] = []
-        self.keys: list[list[FitKey]] = []
+        self.index: list[_Index] = []
         for group in groups:
             buckets: dict[Resources, list[int]] = {}
             # reversed so that popping from the end hands out slots in snapshot order
             for i in reversed(group.slots):
                 buckets.setdefault(remaining[i], []).append(i)
+            index = _Index()
+            for res in buckets:
+                index.add(res)
             self.buckets.append(buckets)
-            self.keys.append(sorted(fit_key(r) for r in buckets))
+            self.index.append(index)
 
     def best_fit(
         self,
@@ -63,23 +123,14 @@ class Pool:
         accept: Callable[[Resources], bool] | None = None,
     ) -> Resources | None:
         """The least remaining resources in `group` that fit `need` (and pass `accept`)."""
-        keys = self.keys[group]
-        start = bisect.bisect_left(keys, fit_key(need))
-        c, m, d = need[0], need[1], need[2]
-        for j in range(start, len(keys)):
-            k = keys[j]
-            if k[1] >= c and k[2] >= m and k[3] >= d:
-                res = from_fit_key(k)
-                if accept is None or accept(res):
-                    return res
+        for res in self.index[group].fitting(need):
+            if accept is None or accept(res):
+                return res
         return None
 
     def fitting(self, group: int, need: Resources) -> list[Resources]:
         """Every bucket of `group` that fits `need`, best fit first."""
-        keys = self.keys[group]
-        start = bisect.bisect_left(keys, fit_key(need))
-        c, m, d = need[0], need[1], need[2]
-        return [from_fit_key(k) for k in keys[start:] if k[1] >= c and k[2] >= m and k[3] >= d]
+        return list(self.index[group].fitting(need))
 
     def take(self, group: int, res: Resources) -> int:
         """Remove one slot from bucket `res` of `group` and return its index."""
@@ -87,22 +138,22 @@ class Pool:
         slot = bucket.pop()
         if not bucket:
             del self.buckets[group][res]
-            keys = self.keys[group]
-            del keys[bisect.bisect_left(keys, fit_key(res))]
+            self.index[group].remove(res)
         return slot
 
     def put(self, group: int, slot: int, res: Resources) -> None:
         """Put a slot back with `res` left (nothing left: it leaves the pool)."""
+        if not self.groups[group].partitionable:
+            self.remaining[slot] = carve.NOTHING
+            return
         self.remaining[slot] = res
-        if res == carve.NOTHING or not self.groups[group].partitionable:
-            if not self.groups[group].partitionable:
-                self.remaining[slot] = carve.NOTHING
+        if res == carve.NOTHING:
             return
         buckets = self.buckets[group]
         bucket = buckets.get(res)
         if bucket is None:
             buckets[res] = [slot]
-            bisect.insort(self.keys[group], fit_key(res))
+            self.index[group].add(res)
         else:
             bucket.append(slot)
 
@@ -115,10 +166,9 @@ class Pool:
         bucket.remove(slot)
         if not bucket:
             del self.buckets[group][res]
-            keys = self.keys[group]
-            del keys[bisect.bisect_left(keys, fit_key(res))]
+            self.index[group].remove(res)
         left = carve.subtract(res, amount)
-        self.put(group, slot, tuple(max(0, x) for x in left))  # type: ignore[arg-type]
+        self.put(group, slot, (max(0, left[0]), max(0, left[1]), max(0, left[2]), max(0, left[3])))
 
     def count(self, group: int, res: Resources) -> int:
         return len(self.buckets[group].get(res, ()))
