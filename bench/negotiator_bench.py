@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from skyflock.classad import ClassAd, parse  # noqa: E402
-from skyflock.core.config import negotiator_config  # noqa: E402
-from skyflock.core.model import AccountingState, ClusterState, Job, Slot, Snapshot  # noqa: E402
-from skyflock.core.negotiate import negotiate  # noqa: E402
+from skyflock.classad import ClassAd, parse
+from skyflock.core.config import negotiator_config
+from skyflock.core.model import AccountingState, ClusterState, Job, Slot, Snapshot
+from skyflock.core.negotiate import negotiate
 
 CLUSTERS = [
     # name, tier, share of slots, machine sizes (cpus, memory MiB per core, gpus)
