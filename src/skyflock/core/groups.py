@@ -30,9 +30,24 @@ _EPS = 1e-9
 # membership
 
 
-def _configured(config: NegotiatorConfig) -> dict[str, str]:
-    """Lower-cased group name -> configured spelling (group names are case-insensitive)."""
-    return {group.name.lower(): group.name for group in config.groups}
+_INDEXES: dict[int, tuple[tuple[GroupConfig, ...], dict[str, str], dict[str, tuple[str, ...]]]] = {}
+"""Per group tuple (by identity): lower-cased name -> spelling, and a memo of ancestries."""
+
+
+def _index(config: NegotiatorConfig) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """Lower-cased group name -> configured spelling (group names are case-insensitive).
+
+    Memoised per `config.groups` tuple: the negotiator asks for every job and
+    claim each cycle. The memo holds the tuple itself, so its id is never
+    reused while the entry lives.
+    """
+    entry = _INDEXES.get(id(config.groups))
+    if entry is None or entry[0] is not config.groups:
+        if len(_INDEXES) > 64:
+            _INDEXES.clear()
+        entry = (config.groups, {g.name.lower(): g.name for g in config.groups}, {})
+        _INDEXES[id(config.groups)] = entry
+    return entry[1], entry[2]
 
 
 def group_ancestry(submitter: str, config: NegotiatorConfig) -> list[str]:
@@ -41,16 +56,17 @@ def group_ancestry(submitter: str, config: NegotiatorConfig) -> list[str]:
     A submitter "a.b.c" is in each configured group among "a.b.c", "a.b" and
     "a" (dotted prefixes, compared case-insensitively).
     """
-    known = _configured(config)
+    known, memo = _index(config)
     if not known:
         return []
-    parts = submitter.lower().split(".")
-    out: list[str] = []
-    for end in range(len(parts), 0, -1):
-        name = known.get(".".join(parts[:end]))
-        if name is not None:
-            out.append(name)
-    return out
+    found = memo.get(submitter)
+    if found is None:
+        parts = submitter.lower().split(".")
+        names = (known.get(".".join(parts[:end])) for end in range(len(parts), 0, -1))
+        found = tuple(name for name in names if name is not None)
+        if len(memo) < 100_000:
+            memo[submitter] = found
+    return list(found)
 
 
 def group_of(submitter: str, config: NegotiatorConfig) -> str:
@@ -59,8 +75,14 @@ def group_of(submitter: str, config: NegotiatorConfig) -> str:
     Submitters of no configured group (plain owners like `alice`) belong to
     `model.NO_GROUP`.
     """
-    ancestry = group_ancestry(submitter, config)
-    return ancestry[0] if ancestry else NO_GROUP
+    known, memo = _index(config)
+    if not known:
+        return NO_GROUP
+    found = memo.get(submitter)
+    if found is None:
+        ancestry = group_ancestry(submitter, config)
+        return ancestry[0] if ancestry else NO_GROUP
+    return found[0] if found else NO_GROUP
 
 
 def parent_of(group: str, config: NegotiatorConfig) -> str:
