@@ -165,9 +165,13 @@ class SlotGroup:
     """Indices into the snapshot's slots."""
 
 
-def _digest(attrs: Sequence[str], ad: ClassAd) -> str:
-    text = "\n".join(f"{a}={ad.lookup(a)}" for a in attrs if ad.lookup(a) is not None)
-    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
+def _digest(attrs: Sequence[str], ad: ClassAd, text_of: Callable[[Expr], str]) -> str:
+    parts = []
+    for a in attrs:
+        expr = ad.lookup(a)
+        if expr is not None:
+            parts.append(f"{a}={text_of(expr)}")
+    return hashlib.sha1("\n".join(parts).encode(), usedforsecurity=False).hexdigest()[:12]
 
 
 def _closure(base: set[str], tokens: _Tokens) -> set[str]:
@@ -206,7 +210,6 @@ def group_jobs(
         tok = tokens.token
         index: dict[tuple[object, ...], int] = {}
         by_ids: dict[tuple[int, ...], int] = {}
-        keep: list[tuple[Expr | None, ...]] = []
         of_job: list[int] = []
         append = of_job.append
         extras: list[tuple[object, ...]] = []
@@ -222,30 +225,39 @@ def group_jobs(
             except AttributeError:  # pragma: no cover - another ClassAd implementation
                 get = attribute_table(ad).get
                 cget = constant_table(ad).get
-            values = tuple([get(a) for a in order])
             if wanted:
                 add_extra(tuple([cget(a, 0) for a in wanted]))
-            ids = tuple(map(id, values))
+            # the ads hold these objects for the whole pass, so their ids are stable
+            ids = tuple([id(get(a)) for a in order])
             gi = by_ids.get(ids)
             if gi is None:
                 # first time these very objects are seen: compare structurally
-                key = tuple([tok(v) for v in values])
+                key = tuple([tok(get(a)) for a in order])
                 gi = index.get(key)
                 if gi is None:
                     gi = index[key] = len(reps)
                     reps.append(job)
                 by_ids[ids] = gi
-                keep.append(values)  # the ids stay valid while the objects live
             append(gi)
         more = _closure(attrs, tokens)
         if not more:
             break
         attrs |= more
     counts = Counter(of_job)
+    texts: dict[object, str] = {}
+
+    def text_of(expr: Expr) -> str:
+        """Source text, printed once per structurally distinct expression."""
+        key = tokens.token(expr)
+        text = texts.get(key)
+        if text is None:
+            text = texts[key] = str(expr)
+        return text
+
     groups = [
         JobGroup(
             index=i,
-            key="ac-" + _digest(order, rep.ad),
+            key="ac-" + _digest(order, rep.ad, text_of),
             rep=rep,
             request=carve.request_of(rep.ad, quantum),
             requirements=rep.ad.lookup("requirements"),

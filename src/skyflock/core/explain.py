@@ -123,8 +123,8 @@ def _fresh(table: MatchTable, g: SlotGroup) -> ClassAd:
     return table.ad_at(g.index, g.totals) if g.partitionable else g.rep.ad
 
 
-def _true(expr: Expr, my: ClassAd, target: ClassAd) -> bool:
-    return expr.compile()(my, target) is True
+def _true(table: MatchTable, expr: Expr, my: ClassAd, target: ClassAd) -> bool:
+    return table.compiled(expr)(my, target) is True
 
 
 def _request_index(clause: Expr) -> int | None:
@@ -168,7 +168,7 @@ def explain_autocluster(
             continue
         fresh = _fresh(table, g)
         verdicts = [
-            _true(c, job_ad, fresh)
+            _true(table, c, job_ad, fresh)
             if dyn
             else table.clause_true(c, jg.index, g.index, job_side=True)
             for c, dyn in zip(parts, dynamic_parts, strict=True)
@@ -177,7 +177,7 @@ def explain_autocluster(
             if not ok:
                 clause_rejects[i][g.cluster] = clause_rejects[i].get(g.cluster, 0) + n
         slot_ok = all(
-            _true(c, fresh, job_ad)
+            _true(table, c, fresh, job_ad)
             if table.reads_resources(c, job_side=False)
             else table.clause_true(c, jg.index, g.index, job_side=False)
             for e in table.slot_exprs(g.index)

@@ -21,7 +21,7 @@ Neighbours: `core.negotiate` (the only caller during matching),
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -178,6 +178,10 @@ class MatchTable:
                 job.requirements, job=job.rep.ad, request=job.request, tainted=self.tainted
             )
         return split
+
+    def compiled(self, expr: Expr) -> Callable[[ClassAd | None, ClassAd | None], object]:
+        """The compiled code of an expression, compiled once per distinct structure."""
+        return self._intern.exprs[self._intern.expr(expr)].compile()
 
     def slot_reads_resources(self, g: int) -> bool:
         """Whether the slot group's Start/Requirements read what is left (cached)."""

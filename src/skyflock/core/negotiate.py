@@ -354,10 +354,16 @@ class _Cycle:
         done = 0
         slots = self.snapshot.slots
         idle = self.snapshot.idle
+        again: tuple[int, Resources] | None = None
         while done < n:
             if a in self.exhausted:
                 break
-            choice = self.select(a)
+            if again is not None and pool.count(*again):
+                # the slot just filled left nothing that fits, nothing else changed:
+                # the best choice is another slot of the same bucket
+                choice: tuple[int, Resources] | None = again
+            else:
+                choice = self.select(a)
             if choice is None:
                 self.exhausted.add(a)
                 break
@@ -379,6 +385,7 @@ class _Cycle:
             else:
                 k, left, carved = 1, carve.NOTHING, res
             pool.put(g, slot, left)
+            again = choice if group.partitionable and not carve.fits(left, need) else None
             w = self.weight(carved)
             slot_id = slots[slot].id
             cluster = group.cluster
