@@ -65,7 +65,7 @@ class NegotiatorConfig:
     new job's submitter, and the job has run 10 minutes (docs/negotiation.md)."""
     preemption_rank: str = "RemoteUserPrio * 1000000 - TotalJobRunTime"
     """Among candidate victims, higher rank is preempted first."""
-    pre_job_rank: str = "(RemoteOwner =?= undefined) * 1000000000 - Tier * 1000000"
+    pre_job_rank: str = "(MY.RemoteOwner =?= undefined) * 1000000000 - MY.Tier * 1000000"
     """Slot ordering before the job's Rank: unclaimed first, low Tier. Best fit
     (least remaining resources) is built in right after it; a rank that reads a
     slot's remaining resources forces the slow path (docs/negotiation.md)."""

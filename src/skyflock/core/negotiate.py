@@ -159,8 +159,11 @@ class _Cycle:
         job_sig: set[str] = set()
         slot_sig: set[str] = set()
         for expr in (self.pre, self.post):
+            # an unscoped name every slot defines is read from the slot (MY) only
             mine, theirs = clauses.names_read(expr)
-            job_sig |= theirs
+            job_sig |= {
+                n for n in theirs if n not in mine or not all(n in s.ad for s in snap.slots)
+            }
             slot_sig |= mine
         for expr in (self.preempt_req, self.preempt_rank):
             # MY is the preemption context, built from real slot ads: only TARGET matters
