@@ -45,3 +45,10 @@ def test_the_order_of_the_input_does_not_matter() -> None:
     a = run(snapshot(jobs, _one_cpu_slots(4)))
     b = run(snapshot(list(reversed(jobs)), _one_cpu_slots(4)))
     assert set(placed(a)) == set(placed(b)) == {"3.0", "6.0", "9.0", "2.0"}
+
+
+def test_a_qdate_that_is_not_a_number_sorts_as_zero() -> None:
+    jobs = [job("1.0", qdate=50), job("2.0", qdate=10), job("3.0")]
+    jobs[2].ad["QDate"] = "yesterday"
+    plan = run(snapshot(jobs, _one_cpu_slots(2)))
+    assert set(placed(plan)) == {"3.0", "2.0"}
