@@ -94,8 +94,6 @@ REUSE_SCAN = 64
 """Idle jobs of the submitter looked at when a claim asks for more work."""
 SHORT_RUN = 1.0
 """A job that ran less than this many seconds makes its claim prefetch."""
-FLUSH_INTERVAL = 0.02
-"""Seconds a flush waits for more transitions to gather after the first one."""
 
 
 def signal_exit_code(signal: int) -> int:
@@ -773,7 +771,7 @@ class ManagerLoop:
     async def _flusher(self) -> None:
         while not self._stopping:
             await self._flush_wanted.wait()
-            await asyncio.sleep(FLUSH_INTERVAL)
+            await asyncio.sleep(self.settings.flush_interval)
             self._flush_wanted.clear()
             try:
                 async with self.lock:

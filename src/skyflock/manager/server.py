@@ -17,6 +17,7 @@ import contextlib
 import importlib
 import logging
 import signal
+import sys
 from typing import Any
 
 from skyflock.manager.service import Manager
@@ -36,6 +37,10 @@ def _app_factory() -> Any | None:
 def serve(settings: ServerSettings) -> None:
     """Run the server in the foreground until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # The store writer thread runs Python (SQLAlchemy) while the event loop spawns
+    # and reaps jobs; a short switch interval gives the loop the interpreter back
+    # soon after each system call instead of up to 5 ms later.
+    sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
     manager = Manager(settings)
     factory = _app_factory()
     if factory is not None:

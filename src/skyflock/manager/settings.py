@@ -63,6 +63,8 @@ class ServerSettings:
     CLAIM_WORKLIFE); 0 turns claim reuse off."""
     max_batch: int = 2000
     """Most backend events folded into one store transaction."""
+    flush_interval: float = 0.1
+    """Seconds the store writer lets transitions gather before it commits them."""
     prefetch: int = 32
     """Jobs kept matched to a claim whose jobs run briefly (0: one job at a time)."""
     exit_records: bool = True
@@ -132,6 +134,7 @@ _SERVER_KEYS = {
     "max_batch",
     "exit_records",
     "prefetch",
+    "flush_interval",
 }
 _LOCAL_KEYS = {"enabled", "cpus", "memory", "disk", "reserved_memory", "tier", "labels"}
 _TOP_KEYS = {"server", "negotiator", "groups", "submitters", "clusters"}
@@ -225,6 +228,9 @@ def settings_from_mapping(
             source, "server.claim_worklife", server.get("claim_worklife", 300.0), 0.0
         ),
         max_batch=_int(source, "server.max_batch", server.get("max_batch", 2000), 1),
+        flush_interval=_float(
+            source, "server.flush_interval", server.get("flush_interval", 0.1), 0.0
+        ),
         prefetch=_int(source, "server.prefetch", server.get("prefetch", 32), 0),
         exit_records=_bool(source, "server.exit_records", server.get("exit_records", True)),
         config_path=config_path,
