@@ -333,3 +333,20 @@ def test_logs_follow_streams_until_the_job_ends(client: TestClient, tmp_path: Pa
     assert data == ["one", "two"]
     assert ended
     assert json.dumps(data)
+
+
+def test_expressions_survive_the_wire_in_every_form(client: TestClient, tmp_path: Path) -> None:
+    from skyflock.classad import ClassAd
+
+    ad = '[Cmd = "/bin/true"; Iwd = "{}"; Requirements = false; Double = RequestCpus * 2; RequestCpus = 1]'
+    r = client.post("/api/jobs", json={"ads": [ad.format(tmp_path)], "owner": "carol"})
+    assert r.status_code == 201, r.text
+    job = r.json()["procs"][0]
+    raw = client.get("/api/jobs", params={"ids": job}).text
+    assert '"Double": "\\/Expr(RequestCpus * 2)\\/"' in raw
+    for form in ("new", "old"):
+        (text,) = client.get("/api/jobs", params={"ids": job, "form": form}).json()["ads"]
+        back = ClassAd.parse(text)
+        assert back.eval("Double") == 2 and back.eval("Owner") == "carol"
+    one = client.get(f"/api/jobs/{job}", params={"form": "new"}).json()
+    assert one["where"] == "queue" and ClassAd.parse(one["ad"]).eval("Double") == 2

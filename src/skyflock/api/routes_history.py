@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from skyflock.api.deps import ManagerDep
-from skyflock.api.schemas import AdsResponse
+from skyflock.api.schemas import AdForm, AdsResponse, ads_response
 
 router = APIRouter(prefix="/api/history", tags=["history"])
 
@@ -20,6 +21,7 @@ async def history(
     manager: ManagerDep,
     constraint: Annotated[str | None, Query(description="A ClassAd expression.")] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 100,
-) -> AdsResponse:
+    form: Annotated[AdForm, Query(description="json objects, or new/old ClassAd text.")] = "json",
+) -> Response:
     """Completed and removed jobs matching the constraint."""
-    return AdsResponse.of(manager.history(constraint, limit=limit))
+    return ads_response(manager.history(constraint, limit=limit), form)

@@ -22,19 +22,23 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from skyflock.api.deps import ManagerDep
 from skyflock.api.schemas import (
     ActionRequest,
     ActionResponse,
+    AdForm,
     AdsResponse,
     EventOut,
+    JobOut,
     QeditRequest,
     Selection,
     SubmitRequest,
     SubmitResponse,
-    ad_from_json,
-    ad_to_json,
+    ad_from_request,
+    ad_json_text,
+    ads_response,
 )
 from skyflock.manager.errors import BadInput, NotFound
 
@@ -80,7 +84,7 @@ async def submit(body: SubmitRequest, manager: ManagerDep) -> SubmitResponse:
             environ=body.environ,
         )
     else:
-        ads = [ad_from_json(obj, f"ads[{i}]") for i, obj in enumerate(body.ads or [])]
+        ads = [ad_from_request(obj, f"ads[{i}]") for i, obj in enumerate(body.ads or [])]
         result = await manager.submit_ads(ads, owner=owner)
     return SubmitResponse.of(result)
 
@@ -94,25 +98,30 @@ async def query(
         list[str] | None, Query(description="Attribute names to return (-af style).")
     ] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
-) -> AdsResponse:
+    form: Annotated[AdForm, Query(description="json objects, or new/old ClassAd text.")] = "json",
+) -> Response:
     """The live queue, filtered by constraint and ids, optionally projected."""
     id_list = [check_job_id(i) for i in split_list(ids)]
     ads = manager.query(constraint, ids=id_list, projection=split_list(projection), limit=limit)
-    return AdsResponse.of(ads)
+    return ads_response(ads, form)
 
 
-@router.get("/{job_id}")
-async def job(job_id: str, manager: ManagerDep) -> dict[str, object]:
-    """One job's full ad: `{"where": "queue"|"history", "ad": {...}}`."""
+@router.get("/{job_id}", response_model=JobOut)
+async def job(
+    job_id: str, manager: ManagerDep, form: Annotated[AdForm, Query()] = "json"
+) -> Response:
+    """One job's full ad, from the queue or else the history; `where` says which."""
     check_job_id(job_id)
+    where = "queue"
     found = manager.query(ids=[job_id])
-    if found:
-        return {"where": "queue", "ad": ad_to_json(found[0])}
-    cluster, _, proc = job_id.partition(".")
-    done = manager.history(f"ClusterId == {cluster} && ProcId == {proc}", limit=1)
-    if done:
-        return {"where": "history", "ad": ad_to_json(done[0])}
-    raise NotFound(f"no job {job_id} in the queue or the history")
+    if not found:
+        cluster, _, proc = job_id.partition(".")
+        where = "history"
+        found = manager.history(f"ClusterId == {cluster} && ProcId == {proc}", limit=1)
+    if not found:
+        raise NotFound(f"no job {job_id} in the queue or the history")
+    text = '{"where": "' + where + '", "ad": ' + ad_json_text(found[0], form) + "}"
+    return Response(text, media_type="application/json")
 
 
 @router.get("/{job_id}/events", response_model=list[EventOut])

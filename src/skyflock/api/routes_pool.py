@@ -10,18 +10,28 @@ read these.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from skyflock.api.deps import ManagerDep
-from skyflock.api.schemas import AdsResponse, ClusterOut, ClusterStatsOut, StatsOut
+from skyflock.api.schemas import (
+    AdForm,
+    AdsResponse,
+    ClusterOut,
+    ClusterStatsOut,
+    StatsOut,
+    ads_response,
+)
 
 router = APIRouter(prefix="/api", tags=["pool"])
 
 
 @router.get("/slots", response_model=AdsResponse)
-async def slots(manager: ManagerDep) -> AdsResponse:
+async def slots(manager: ManagerDep, form: Annotated[AdForm, Query()] = "json") -> Response:
     """Every partitionable slot of every cluster."""
-    return AdsResponse.of(manager.slots())
+    return ads_response(manager.slots(), form)
 
 
 @router.get("/clusters", response_model=list[ClusterOut])

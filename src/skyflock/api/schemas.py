@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, model_validator
 
 from skyflock.classad import ClassAd, ClassAdSyntaxError
@@ -27,19 +29,41 @@ from skyflock.manager.results import (
     SubmitterPriority,
 )
 
-
-def ad_to_json(ad: ClassAd) -> dict[str, Any]:
-    """One ad as a JSON object in HTCondor's JSON form."""
-    value = json.loads(ad.format("json"))
-    return value if isinstance(value, dict) else {}
+AdForm = Literal["json", "new", "old"]
 
 
-def ad_from_json(obj: dict[str, Any], where: str) -> ClassAd:
-    """An ad from a JSON object; a bad one is a `BadInput` naming `where`."""
+def ads_json_text(ads: Sequence[ClassAd], form: AdForm = "json") -> str:
+    r"""`{"count": N, "ads": [...]}` as JSON text.
+
+    In the `json` form each ad is an object in HTCondor's JSON form written
+    verbatim, so the escaped `"\/Expr(...)\/"` marker of an expression
+    survives (a JSON decoder would make it an ordinary string); in the `new`
+    and `old` forms each ad is one JSON string of ClassAd text, which any
+    client can decode and hand to `ClassAd.parse`.
+    """
+    if form == "json":
+        items = [ad.format("json") for ad in ads]
+    else:
+        items = [json.dumps(ad.format(form)) for ad in ads]
+    return '{"count": ' + str(len(items)) + ', "ads": [' + ",\n".join(items) + "]}"
+
+
+def ad_json_text(ad: ClassAd, form: AdForm = "json") -> str:
+    """One ad as a JSON value: an object (`json`) or a string of ClassAd text."""
+    return ad.format("json") if form == "json" else json.dumps(ad.format(form))
+
+
+def ads_response(ads: Sequence[ClassAd], form: AdForm = "json") -> Response:
+    return Response(ads_json_text(ads, form), media_type="application/json")
+
+
+def ad_from_request(item: str | dict[str, Any], where: str) -> ClassAd:
+    """A job ad sent by a client: ClassAd text in any form, or a JSON object of literals."""
     try:
-        return ClassAd.parse(json.dumps(obj))
+        text = item if isinstance(item, str) else json.dumps(item)
+        return ClassAd.parse(text)
     except (ClassAdSyntaxError, ValueError, TypeError, KeyError) as exc:
-        raise BadInput(f"{where}: not a job ad in HTCondor's JSON form: {exc}") from None
+        raise BadInput(f"{where}: not a ClassAd: {exc}") from None
 
 
 # -- requests --------------------------------------------------------------------------------
@@ -57,8 +81,10 @@ class SubmitRequest(BaseModel):
     environ: dict[str, str] | None = Field(
         None, description="What getenv and $ENV() see while the description is read."
     )
-    ads: list[dict[str, Any]] | None = Field(
-        None, description="Job ads in HTCondor's JSON form (instead of `submit`)."
+    ads: list[str | dict[str, Any]] | None = Field(
+        None,
+        description="Job ads instead of `submit`: each one ClassAd text (new, old or "
+        "HTCondor JSON form, as a string), or a JSON object of literal values.",
     )
 
     @model_validator(mode="after")
@@ -135,12 +161,18 @@ class ActionResponse(BaseModel):
 
 
 class AdsResponse(BaseModel):
-    count: int
-    ads: list[dict[str, Any]]
+    """The shape of ad lists (for /docs): objects in HTCondor's JSON form, or
+    strings of ClassAd text with `form=new|old`."""
 
-    @classmethod
-    def of(cls, ads: list[ClassAd]) -> AdsResponse:
-        return cls(count=len(ads), ads=[ad_to_json(ad) for ad in ads])
+    count: int
+    ads: list[dict[str, Any] | str]
+
+
+class JobOut(BaseModel):
+    """One job: `where` is `queue` or `history`; `ad` as in `AdsResponse`."""
+
+    where: str
+    ad: dict[str, Any] | str
 
 
 class EventOut(BaseModel):

@@ -37,10 +37,18 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from skyflock.cli.client import ENV_URL, Client, Refused, Unreachable, fail
-from skyflock.cli.jobtable import ads_from_json, totals_line
+from skyflock.cli.client import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    ENV_URL,
+    Client,
+    Refused,
+    Unreachable,
+    fail,
+)
+from skyflock.cli.jobtable import ads_from_answer, totals_line
 from skyflock.cli.userprio_cmd import userprio_table
-from skyflock.manager.settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT
 
 POLL_SECONDS = 0.5
 START_TIMEOUT = 60.0
@@ -226,7 +234,11 @@ WATCH = [
 def watch(api: Client, submitted: Submitted, console: Console, timeout: float) -> list[str]:
     """Progress per group until every runnable job has left the queue; the stuck job ids."""
     cores, memory = capacity(api)
+    # the queue now, plus the jobs that already finished: every job submitted
     first = api.get("/api/jobs", params={"constraint": submitted.constraint, "projection": WATCH})[
+        "ads"
+    ]
+    first += api.get("/api/history", params={"constraint": submitted.constraint, "limit": 100_000})[
         "ads"
     ]
     groups: dict[str, Group] = {}
@@ -285,7 +297,9 @@ def report(api: Client, submitted: Submitted, stuck: Sequence[str], console: Con
     console.print(userprio_table(api.get("/api/userprio")))
 
     console.rule("Queue statistics")
-    queue = ads_from_json(api.get("/api/jobs", params={"constraint": submitted.constraint})["ads"])
+    queue = ads_from_answer(
+        api.get("/api/jobs", params={"constraint": submitted.constraint, "form": "new"})["ads"]
+    )
     history = api.get(
         "/api/history", params={"constraint": submitted.constraint, "limit": 100_000}
     )["ads"]
@@ -349,7 +363,7 @@ def demo_command(
     source = examples or default_examples()
     if not source.is_dir():
         fail(f"{source}: no such examples directory")
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     signal.signal(signal.SIGTERM, _interrupted)
     data_dir = data_dir.resolve()
     api = Client(os.environ.get(ENV_URL) or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")

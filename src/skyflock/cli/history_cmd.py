@@ -8,14 +8,19 @@ Neighbours: `cli.jobtable` (printing), `cli.selectors`, `api.routes_history`.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from skyflock.cli.client import dump_json, fail, session
-from skyflock.cli.jobtable import ads_from_json, autoformat, history_table, long_form
+from skyflock.cli.client import fail, session
+from skyflock.cli.jobtable import (
+    ads_from_answer,
+    autoformat,
+    history_table,
+    json_list,
+    long_form,
+)
 from skyflock.cli.queue_cmd import Constraint, Selectors
 from skyflock.cli.selectors import CLUSTER_ID, JOB_ID, SelectorError, selection
 
@@ -54,11 +59,13 @@ def history_command(
             for c, _, p in (i.partition(".") for i in chosen.ids)
         )
     with session() as api:
-        ads = ads_from_json(
-            api.get("/api/history", params={"constraint": where, "limit": limit})["ads"]
+        ads = ads_from_answer(
+            api.get("/api/history", params={"constraint": where, "limit": limit, "form": "new"})[
+                "ads"
+            ]
         )
     if as_json:
-        typer.echo(dump_json([json.loads(ad.format("json")) for ad in ads]))
+        typer.echo(json_list(ads))
     elif expressions:
         try:
             lines = autoformat(ads, expressions)

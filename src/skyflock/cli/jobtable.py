@@ -1,6 +1,6 @@
 """How the CLI shows job ads: condor_q / condor_history tables, totals, -af, -long.
 
-Ads arrive from the API in HTCondor's JSON form and are rebuilt as ClassAds
+Ads arrive from the API as ClassAd text (`form=new`) and are rebuilt as ClassAds
 here so `-af` can evaluate any expression against each job, as condor_q does.
 Time comes in as an argument (`now`) so the formatting is testable.
 Neighbours: `queue_cmd`, `history_cmd` print through these; `api.schemas`
@@ -22,8 +22,16 @@ from skyflock.classad import ERROR, UNDEFINED, ClassAd, ClassAdSyntaxError, pars
 STATUS_LETTER = {1: "I", 2: "R", 3: "X", 4: "C", 5: "H", 6: "E", 7: "S"}
 
 
-def ads_from_json(objects: Iterable[dict[str, Any]]) -> list[ClassAd]:
-    return [ClassAd.parse(json.dumps(obj)) for obj in objects]
+def ads_from_answer(items: Iterable[str | dict[str, Any]]) -> list[ClassAd]:
+    """The ads of an API answer asked with `form=new` (ClassAd text per ad)."""
+    return [ClassAd.parse(i if isinstance(i, str) else json.dumps(i)) for i in items]
+
+
+def json_list(ads: Sequence[ClassAd]) -> str:
+    """The ads as a JSON list in HTCondor's JSON form (expressions keep their marker)."""
+    if not ads:
+        return "[]"
+    return "[\n" + ",\n".join(ad.format("json") for ad in ads) + "\n]"
 
 
 def _num(ad: ClassAd, name: str) -> float | None:

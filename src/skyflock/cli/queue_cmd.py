@@ -15,18 +15,18 @@ Neighbours: `cli.client` (HTTP), `cli.selectors`, `cli.jobtable` (printing),
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from skyflock.cli.client import Client, dump_json, fail, session
+from skyflock.cli.client import Client, fail, session
 from skyflock.cli.jobtable import (
-    ads_from_json,
+    ads_from_answer,
     autoformat,
     job_id,
+    json_list,
     long_form,
     queue_table,
     status_of,
@@ -53,12 +53,12 @@ def fetch_queue(
         chosen = selection(selectors, constraint)
     except SelectorError as exc:
         fail(str(exc))
-    params: dict[str, object] = {"limit": limit}
+    params: dict[str, object] = {"limit": limit, "form": "new"}
     if chosen.ids:
         params["ids"] = list(chosen.ids)
     if chosen.constraint:
         params["constraint"] = chosen.constraint
-    return ads_from_json(api.get("/api/jobs", params=params)["ads"])
+    return ads_from_answer(api.get("/api/jobs", params=params)["ads"])
 
 
 def print_analysis(api: Client, ids: list[str]) -> None:
@@ -109,7 +109,7 @@ def q_command(
             print_analysis(api, chosen)
             return
     if as_json:
-        typer.echo(dump_json([json.loads(ad.format("json")) for ad in ads]))
+        typer.echo(json_list(ads))
     elif expressions:
         try:
             lines = autoformat(ads, expressions)

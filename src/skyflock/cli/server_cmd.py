@@ -16,7 +16,6 @@ from typing import Annotated
 import typer
 
 from skyflock.cli.client import fail
-from skyflock.core.config import ConfigError
 
 
 def server_command(
@@ -34,6 +33,7 @@ def server_command(
     ] = None,
 ) -> None:
     """Run the skyflock server (manager, local cluster and API) in the foreground."""
+    from skyflock.core.config import ConfigError
     from skyflock.manager import load_settings, serve
 
     try:

@@ -39,8 +39,6 @@ def _owner() -> str | None:
 
 def _send_to_server(jobs: list[ClassAd]) -> str:
     """Queue the jobs on the server; returns a one-line confirmation."""
-    import json
-
     import click
 
     from skyflock.cli.client import session
@@ -50,7 +48,8 @@ def _send_to_server(jobs: list[ClassAd]) -> str:
     # file was already checked here, so its mistakes never reach the server.
     context = click.get_current_context(silent=True)
     file = context.params.get("file") if context is not None else None
-    if isinstance(file, Path):
+    if isinstance(file, str | Path):
+        file = Path(file)
         body: dict[str, object] = {
             "submit": file.read_text(encoding="utf-8"),
             "filename": str(file),
@@ -59,7 +58,7 @@ def _send_to_server(jobs: list[ClassAd]) -> str:
             "environ": dict(os.environ),
         }
     else:
-        body = {"ads": [json.loads(ad.format("json")) for ad in jobs], "owner": _owner()}
+        body = {"ads": [ad.format("new") for ad in jobs], "owner": _owner()}
     with session() as api:
         answer = api.post("/api/jobs", body)
     return f"{answer['count']} job(s) submitted to cluster {answer['cluster_id']}."

@@ -34,16 +34,17 @@ def userprio_table(rows: list[dict[str, Any]]) -> Table:
     for name in (
         "User Name",
         "Group",
-        "Effective Priority",
-        "Real Priority",
-        "Priority Factor",
+        "Effective\nPriority",
+        "Real\nPriority",
+        "Priority\nFactor",
         "In Use",
         "Idle",
-        "Usage (core-h)",
+        "Usage\n(core-h)",
         "Floor",
         "Ceiling",
     ):
-        table.add_column(name, justify="left" if name in ("User Name", "Group") else "right")
+        left = name in ("User Name", "Group")
+        table.add_column(name, justify="left" if left else "right", no_wrap=left)
     for r in rows:
         table.add_row(
             r["submitter"],

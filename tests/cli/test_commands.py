@@ -1,0 +1,284 @@
+"""The real `skyflock` command against a real server on a free port (temp data dir).
+
+Each test runs the installed command as a subprocess, the way a person or a
+script does, and checks its output and exit code: 0 ok, 1 a refused request
+or bad input (queue unchanged), 2 no server.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.cli.server_fixture import ServerProcess, free_port, skyflock_argv
+
+pytestmark = pytest.mark.timeout(180)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    proc = ServerProcess.start(tmp_path_factory.mktemp("server"))
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.1)
+
+
+def job_status(server: ServerProcess, job: str) -> int:
+    r = httpx.get(f"{server.url}/api/jobs/{job}")
+    return int(r.json()["ad"]["JobStatus"])
+
+
+def in_history(server: ServerProcess, job: str) -> bool:
+    return httpx.get(f"{server.url}/api/jobs/{job}").json()["where"] == "history"
+
+
+def queue_snapshot(server: ServerProcess) -> list[tuple[str, int]]:
+    ads = httpx.get(f"{server.url}/api/jobs").json()["ads"]
+    return sorted((f"{a['ClusterId']}.{a['ProcId']}", a["JobStatus"]) for a in ads)
+
+
+def submit(server: ServerProcess, tmp_path: Path, text: str, name: str = "job.sub") -> int:
+    sub = tmp_path / name
+    sub.write_text(text)
+    r = server.run("submit", str(sub))
+    assert r.returncode == 0, r.stderr
+    words = r.stdout.strip().split()
+    assert r.stdout.strip().endswith(".") and words[1] == "job(s)", r.stdout
+    return int(words[-1].rstrip("."))
+
+
+def test_submit_q_af_constraint_long_json_qedit_release_history_rm(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    text = 'executable = /bin/echo\narguments = "hi $(Process)"\noutput = out.$(Cluster).$(Process)\nhold = true\nqueue 3\n'
+    sub = tmp_path / "job.sub"
+    sub.write_text(text)
+    r = server.run("submit", str(sub))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("3 job(s) submitted to cluster ")
+    c = int(r.stdout.split()[-1].rstrip("."))
+
+    r = server.run("q", str(c))
+    assert r.returncode == 0
+    assert f"{c}.0" in r.stdout and " H " in r.stdout and "echo hi 0" in r.stdout
+    assert r.stdout.strip().splitlines()[-1] == (
+        "Total for query: 3 jobs; 0 completed, 0 removed, 0 idle, 0 running, 3 held, 0 suspended"
+    )
+    r = server.run("q", str(c), "-af", "ProcId", "JobStatus", "Arguments")
+    assert r.stdout.splitlines() == ["0 5 hi 0", "1 5 hi 1", "2 5 hi 2"]
+    r = server.run(
+        "q", "-constraint", f"ClusterId == {c} && ProcId == 1", "-af", "ProcId", "RequestCpus * 2"
+    )
+    assert r.stdout.splitlines() == ["1 2"]
+    r = server.run("q", f"{c}.2", "-long")
+    assert "ProcId = 2" in r.stdout.splitlines() and f"ClusterId = {c}" in r.stdout.splitlines()
+    r = server.run("q", str(c), "--json")
+    assert [ad["ProcId"] for ad in json.loads(r.stdout)] == [0, 1, 2]
+
+    r = server.run("qedit", f"{c}.0", "Foo", '"bar"')
+    assert r.returncode == 0 and r.stdout.strip() == f"Job {c}.0 edited."
+    assert server.run("q", f"{c}.0", "-af", "Foo").stdout.strip() == "bar"
+
+    r = server.run("release", f"{c}.1")
+    assert r.returncode == 0 and r.stdout.strip() == f"Job {c}.1 released."
+    wait_for(lambda: in_history(server, f"{c}.1"))
+    # the server read the submit file: $(Cluster) is the cluster it assigned
+    assert (tmp_path / f"out.{c}.1").read_text() == "hi 1\n"
+    r = server.run("history", f"{c}.1")
+    assert r.returncode == 0 and f"{c}.1" in r.stdout and " C " in r.stdout
+    assert server.run("history", str(c), "-af", "ProcId", "ExitCode").stdout.splitlines() == ["1 0"]
+
+    r = server.run("rm", str(c), "-reason", "tidy up")
+    assert r.returncode == 0
+    assert sorted(r.stdout.splitlines()) == [
+        f"Job {c}.0 marked for removal.",
+        f"Job {c}.2 marked for removal.",
+    ]
+    assert server.run("q", str(c)).stdout.strip() == (
+        "Total for query: 0 jobs; 0 completed, 0 removed, 0 idle, 0 running, 0 held, 0 suspended"
+    )
+
+
+def test_release_of_a_running_job_is_refused_with_exit_1(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    c = submit(server, tmp_path, "executable = /bin/sleep\narguments = 20\nqueue\n")
+    job = f"{c}.0"
+    try:
+        wait_for(lambda: job_status(server, job) == 2)
+        r = server.run("release", job)
+        assert r.returncode == 1
+        assert r.stdout == ""
+        assert r.stderr.count("\n") == 1 and job in r.stderr and "Traceback" not in r.stderr
+        assert job_status(server, job) == 2
+    finally:
+        assert server.run("rm", job).returncode == 0
+    wait_for(lambda: in_history(server, job))
+
+
+def test_logs_plain_follow_and_events(server: ServerProcess, tmp_path: Path) -> None:
+    c = submit(
+        server,
+        tmp_path,
+        "executable = /bin/sh\narguments = \"-c 'echo out; echo err >&2; sleep 1; echo late'\"\nqueue\n",
+    )
+    job = f"{c}.0"
+    r = server.run("logs", job, "-f")
+    assert r.returncode == 0
+    assert r.stdout.splitlines() == ["out", "late"]
+    assert server.run("logs", job).stdout == "out\nlate\n"
+    assert server.run("logs", job, "--stderr").stdout == "err\n"
+    events = server.run("logs", job, "--events").stdout
+    assert "submitted" in events and "completed" in events
+
+
+def test_analyze_the_big_memory_job(server: ServerProcess, tmp_path: Path) -> None:
+    c = submit(server, tmp_path, "executable = /bin/true\nrequest_memory = 4T\nqueue\n")
+    job = f"{c}.0"
+    try:
+        text = wait_for(
+            lambda: (
+                (out := server.run("analyze", job).stdout)
+                and "not been considered" not in out
+                and out
+            )
+        )
+        assert job in text and "RequestMemory" in text
+        r = server.run("q", job, "-analyze")
+        assert r.returncode == 0 and "RequestMemory" in r.stdout
+    finally:
+        server.run("rm", job)
+
+
+def test_userprio_set_and_get(server: ServerProcess, tmp_path: Path) -> None:
+    c = submit(
+        server,
+        tmp_path,
+        "executable = /bin/sleep\narguments = 0.5\naccounting_group = physics\nqueue\n",
+    )
+    wait_for(lambda: in_history(server, f"{c}.0"))
+    me = f"physics.{getpass.getuser()}"
+    r = server.run("userprio", "-setfactor", me, "7", "-setceiling", me, "1")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"Set factor 7, ceiling 1 for {me};")
+    r = server.run("userprio")
+    assert r.returncode == 0 and me in r.stdout and "7.00" in r.stdout
+    rows = {row["submitter"]: row for row in json.loads(server.run("userprio", "--json").stdout)}
+    assert rows[me]["priority_factor"] == 7 and rows[me]["ceiling"] == 1
+    r = server.run("userprio", "-setfactor", me, "0")
+    assert r.returncode == 1 and "factor" in r.stderr
+
+
+def test_status_and_config(server: ServerProcess) -> None:
+    r = server.run("status")
+    assert r.returncode == 0
+    assert "Unclaimed" in r.stdout or "Claimed" in r.stdout
+    assert "local" in r.stdout and "/2048" in r.stdout
+    r = server.run("status", "--json")
+    assert json.loads(r.stdout)["clusters"][0]["cores_total"] == 2
+    assert server.run("config", "negotiator.interval").stdout.strip() == "negotiator.interval = 0.2"
+    r = server.run("config", "no.such.key")
+    assert r.returncode == 1 and "no such configuration key" in r.stderr
+
+
+def test_bad_input_leaves_the_queue_unchanged(server: ServerProcess, tmp_path: Path) -> None:
+    submit(server, tmp_path, "executable = /bin/true\nhold = true\nqueue 2\n", "keep.sub")
+    before = queue_snapshot(server)
+    bad = tmp_path / "bad.sub"
+    bad.write_text("executable = /bin/true\nqueue foo bar\n")
+    r = server.run("submit", str(bad))
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{bad}:2:"), r.stderr
+    for args in (
+        ("rm", "999.0"),
+        ("hold", "999.0"),
+        ("release", "999.0"),
+        ("qedit", "999.0", "A", "1"),
+        ("analyze", "999.0"),
+        ("logs", "999.0"),
+        ("q", "-constraint", "JobStatus =="),
+        ("rm", "not a job"),
+        ("qedit", "-constraint", "true", "A", "1 +"),
+    ):
+        r = server.run(*args)
+        assert r.returncode == 1, (args, r.stdout, r.stderr)
+        assert r.stderr.strip() and "Traceback" not in r.stderr, args
+        if "999.0" in args:
+            assert "999.0" in r.stderr
+    r = server.run("rm")
+    assert r.returncode == 2 and "name the jobs" in r.stderr
+    assert queue_snapshot(server) == before
+
+
+def test_no_server_is_exit_2_with_one_line(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    proc = ServerProcess(url=url, data_dir=tmp_path, process=None)  # type: ignore[arg-type]
+    r = proc.run("q")
+    assert r.returncode == 2
+    assert (
+        r.stderr == f"cannot reach the skyflock server at {url}: start it with `skyflock server`\n"
+    )
+
+
+def test_demo_end_to_end_on_a_small_example_set(tmp_path: Path) -> None:
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    shutil.copy(ROOT / "examples" / "batch" / "scan.sh", examples)
+    (examples / "a.sub").write_text(
+        "executable = scan.sh\narguments = $(Process) 1.0\noutput = out/a.$(Cluster).$(Process)\n"
+        "accounting_group = atlas\naccounting_group_user = alice\nrequest_memory = 16M\nqueue 4\n"
+    )
+    (examples / "b.sub").write_text(
+        "executable = scan.sh\narguments = $(Process) 2.0\naccounting_group = cms\n"
+        "accounting_group_user = bob\nrequest_memory = 16M\nqueue 3\n"
+    )
+    (examples / "big.sub").write_text("executable = /bin/true\nrequest_memory = 4T\nqueue\n")
+    port = free_port()
+    proc = ServerProcess(url=f"http://127.0.0.1:{port}", data_dir=tmp_path, process=None)  # type: ignore[arg-type]
+    r = proc.run(
+        "demo",
+        "--examples",
+        str(examples),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--exit-when-done",
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    assert "a.sub: 4 job(s) submitted to cluster 1." in out
+    assert "4/4" in out and "3/3" in out
+    assert "atlas.alice" in out and "cms.bob" in out
+    assert "Total for query: 1 jobs; 0 completed, 0 removed, 1 idle" in out
+    assert "7 completed" in out
+    assert "Why job 3.0 is idle" in out and "RequestMemory" in out
+    assert str(tmp_path / "data" / "logs") in out and proc.url in out
+    assert (
+        (tmp_path / "data" / "demo" / "examples" / "out" / "a.1.3").read_text().startswith("mass=3")
+    )
+    # the server it started is gone
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{proc.url}/healthz", timeout=1)
+    assert skyflock_argv()
