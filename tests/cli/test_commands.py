@@ -214,11 +214,8 @@ def test_bad_input_leaves_the_queue_unchanged(server: ServerProcess, tmp_path: P
     assert len(lines) == 1 and lines[0].startswith(f"{bad}:2:"), r.stderr
     for args in (
         ("rm", "999.0"),
-        ("hold", "999.0"),
         ("release", "999.0"),
-        ("qedit", "999.0", "A", "1"),
         ("analyze", "999.0"),
-        ("logs", "999.0"),
         ("q", "-constraint", "JobStatus =="),
         ("rm", "not a job"),
         ("qedit", "-constraint", "true", "A", "1 +"),
