@@ -231,28 +231,31 @@ class Simulation:
             group = group_of(name, sc.config)
             requirements = parse(work.requirements)
             rank = parse(work.rank)
+            template = ClassAd(
+                {
+                    "Owner": submitter.name,
+                    "RequestCpus": work.request_cpus,
+                    "RequestMemory": work.request_memory,
+                    "RequestDisk": work.request_disk,
+                    "RequestGPUs": work.request_gpus,
+                    "Requirements": requirements,
+                    "Rank": rank,
+                    "JobPrio": work.job_prio,
+                    "ClusterId": index + 1,
+                    "ProcId": 0,
+                    "QDate": 0,
+                    "JobStatus": 1,
+                }
+            )
+            if submitter.group:
+                template["AccountingGroup"] = name
             for proc in range(work.count):
                 at = work.at + (work.spread * proc / work.count if work.spread else 0.0)
                 if at > sc.duration:
                     break
-                ad = ClassAd(
-                    {
-                        "Owner": submitter.name,
-                        "RequestCpus": work.request_cpus,
-                        "RequestMemory": work.request_memory,
-                        "RequestDisk": work.request_disk,
-                        "RequestGPUs": work.request_gpus,
-                        "Requirements": requirements,
-                        "Rank": rank,
-                        "JobPrio": work.job_prio,
-                        "ClusterId": index + 1,
-                        "ProcId": proc,
-                        "QDate": int(at),
-                        "JobStatus": 1,
-                    }
-                )
-                if submitter.group:
-                    ad["AccountingGroup"] = name
+                ad = template.copy()
+                ad["ProcId"] = proc
+                ad["QDate"] = int(at)
                 job = Job(f"{index + 1}.{proc}", ad, name)
                 out.append(
                     (
