@@ -1,0 +1,67 @@
+"""The CLI client's pure parts: the default address, selectors, and the -af/totals formatting."""
+
+from __future__ import annotations
+
+import pytest
+
+from skyflock.classad import ClassAd
+from skyflock.cli import client
+from skyflock.cli.jobtable import autoformat, duration, totals_line
+from skyflock.cli.selectors import Chosen, SelectorError, selection
+from skyflock.manager import settings
+
+
+def test_default_address_is_the_servers() -> None:
+    assert client.DEFAULT_HOST == settings.DEFAULT_HOST
+    assert client.DEFAULT_PORT == settings.DEFAULT_PORT
+    assert client.DEFAULT_DATA_DIR == settings.DEFAULT_DATA_DIR
+
+
+def test_server_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SKYFLOCK_URL", raising=False)
+    assert client.server_url() == "http://127.0.0.1:8642"
+    monkeypatch.setenv("SKYFLOCK_URL", "http://example.org:9000/")
+    assert client.server_url() == "http://example.org:9000"
+
+
+@pytest.mark.parametrize(
+    ("selectors", "constraint", "expected"),
+    [
+        (["12.0", "12.1"], None, Chosen(ids=("12.0", "12.1"))),
+        (["12"], None, Chosen(constraint="ClusterId == 12")),
+        (["alice"], None, Chosen(constraint='Owner == "alice"')),
+        (
+            ["12.0", "13"],
+            None,
+            Chosen(constraint="((ClusterId == 12 && ProcId == 0) || ClusterId == 13)"),
+        ),
+        (["12"], "JobStatus == 1", Chosen(constraint="ClusterId == 12 && (JobStatus == 1)")),
+        ([], "true", Chosen(constraint="(true)")),
+        ([], None, Chosen()),
+    ],
+)
+def test_selection(selectors: list[str], constraint: str | None, expected: Chosen) -> None:
+    assert selection(selectors, constraint) == expected
+
+
+@pytest.mark.parametrize(("selectors", "constraint"), [(["a b"], None), (["1.x"], None), ([], " ")])
+def test_bad_selectors(selectors: list[str], constraint: str | None) -> None:
+    with pytest.raises(SelectorError):
+        selection(selectors, constraint)
+
+
+def test_autoformat_and_totals() -> None:
+    ads = [
+        ClassAd.parse('[ClusterId = 3; ProcId = 0; JobStatus = 2; Name = "x"; D = ProcId + 5]'),
+        ClassAd.parse("[ClusterId = 3; ProcId = 1; JobStatus = 5; B = true]"),
+    ]
+    assert autoformat(ads, ["ProcId", "Name", "D", "B"]) == [
+        "0 x 5 undefined",
+        "1 undefined undefined true",
+    ]
+    with pytest.raises(ValueError, match="-af 1 \\+"):
+        autoformat(ads, ["1 +"])
+    assert totals_line(ads) == (
+        "Total for query: 2 jobs; 0 completed, 0 removed, 0 idle, 1 running, 1 held, 0 suspended"
+    )
+    assert duration(90061) == "1+01:01:01"
