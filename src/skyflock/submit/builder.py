@@ -1,15 +1,17 @@
-"""Assembling the job ads of one queue statement, cheaply.
+"""Assembling the jobs of one queue statement, cheaply.
 
 For each rule of `commands.py` the builder looks at the commands it reads and
 the macros those refer to (transitively). A rule none of whose inputs depends
 on a per-job value (`$(Process)`, `$(Step)`, `$(Row)`, `$(ItemIndex)`,
-`$(JobId)` or a queue variable) runs once; its attributes go into a base ad
-that every job copies, sharing the parsed expressions. The other rules run per
-job, through a cache keyed by their expanded inputs, so `output = out.$(Process)`
-costs one macro expansion and one attribute per job, and `requirements` with
-`$(mass)` is parsed once per distinct mass. That keeps `queue 100000` well
-under a second. Neighbours: the interpreter calls `build_jobs`; `commands.py`
-supplies the rules, `macros.py` the expansion.
+`$(JobId)` or a queue variable) runs once; its attributes go into the block's
+`base`, shared by every job. The other rules run per job, through a cache
+keyed by their expanded inputs, and their attributes go into the job's own
+small dict: `output = out.$(Process)` costs one string format and one dict
+entry per job (the macro text is turned into a format template once), and
+`requirements` with `$(mass)` is parsed once per distinct mass. No ClassAd is
+made per job here; `cluster.SubmitCluster.ads()` makes them when asked.
+Neighbours: the interpreter calls `build_block`; `commands.py` supplies the
+rules, `macros.py` the expansion, `cluster.py` the result's shape.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from skyflock.classad import ClassAd
+from skyflock.submit.cluster import QueueBlock
 from skyflock.submit.commands import ALIASES, Attrs, Context, Rule
 from skyflock.submit.errors import Where
 from skyflock.submit.macros import ANY, Expander, MacroTable, closure, references, uses_function
 
 CACHE_LIMIT = 1024
+NO_HITS_LIMIT = 64
+"""A rule whose first 64 distinct inputs never repeated stops caching."""
 PER_JOB = frozenset({"process", "procid", "step", "row", "itemindex", "jobid"})
 
 
@@ -98,7 +103,7 @@ def _template(
     return _Template(pattern)
 
 
-def build_jobs(
+def build_block(
     table: MacroTable,
     expander: Expander,
     rules: Sequence[Rule],
@@ -108,16 +113,17 @@ def build_jobs(
     cluster_id: int,
     first_proc: int,
     ctx: Context,
-) -> list[ClassAd]:
-    """The ads of one queue statement: `count` jobs for each row of items.
+) -> QueueBlock:
+    """The jobs of one queue statement, `count` for each row of items: the
+    attributes computed once and, per job, those that depend on per-job macros.
 
-    The cyclic garbage collector is paused while the ads are made: they hold
+    The cyclic garbage collector is paused meanwhile: the per-job dicts hold
     no cycles, and collecting while 100,000 of them pile up costs a third of
     the time."""
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _build_jobs(
+        return _build_block(
             table, expander, rules, variables, rows, count, cluster_id, first_proc, ctx
         )
     finally:
@@ -125,7 +131,7 @@ def build_jobs(
             gc.enable()
 
 
-def _build_jobs(
+def _build_block(
     table: MacroTable,
     expander: Expander,
     rules: Sequence[Rule],
@@ -135,7 +141,7 @@ def _build_jobs(
     cluster_id: int,
     first_proc: int,
     ctx: Context,
-) -> list[ClassAd]:
+) -> QueueBlock:
     fixed_live = {"cluster": str(cluster_id), "clusterid": str(cluster_id), "node": ""}
     per_job = PER_JOB | {v.lower() for v in variables}
     static_expander = expander.with_live(
@@ -164,54 +170,55 @@ def _build_jobs(
         base.update(rule.build(_Inputs(ctx, values, where)))
     total = len(rows) * count
     if total == 0:
-        return []
-    template = ClassAd(base)
-    jobs: list[ClassAd] = []
+        return QueueBlock(cluster_id, first_proc, base, [])
+    if not dynamic:
+        # Nothing differs from job to job.
+        return QueueBlock(cluster_id, first_proc, base, [{} for _ in range(total)])
+    procs: list[Attrs] = []
+    append = procs.append
     proc = first_proc
     lowered = [v.lower() for v in variables]
+    live: dict[str, str] = dict(fixed_live)
     for row_index, row in enumerate(rows):
-        item_live = dict(zip(lowered, row, strict=True))
+        live.update(zip(lowered, row, strict=True))
+        live["row"] = live["itemindex"] = str(row_index)
         for step in range(count):
-            ad = template.copy()
-            if dynamic:
-                live = {
-                    **fixed_live,
-                    **item_live,
-                    "process": str(proc),
-                    "procid": str(proc),
-                    "step": str(step),
-                    "row": str(row_index),
-                    "itemindex": str(row_index),
-                    "jobid": f"{cluster_id}.{proc}",
-                }
-                job_expander: Expander | None = None
-                for dyn in dynamic:
+            proc_text = str(proc)
+            live["process"] = live["procid"] = proc_text
+            live["step"] = str(step)
+            live["jobid"] = f"{cluster_id}.{proc_text}"
+            own: Attrs = {}
+            job_expander: Expander | None = None
+            for dyn in dynamic:
+                if dyn.single is not None:
+                    # one command, a plain template: the common case, kept lean
+                    value = dyn.single.format_map(live).strip()
+                    inputs: tuple[str, ...] = (value,)
+                    named = {dyn.sources[0].key: value}
+                else:
                     rendered: list[str] = []
                     for src, tpl in zip(dyn.sources, dyn.templates, strict=True):
                         if tpl is not None:
-                            rendered.append(tpl.render(live))
+                            rendered.append(tpl.pattern.format_map(live).strip())
                         else:
                             if job_expander is None:
-                                job_expander = expander.with_live(live)
+                                job_expander = expander.with_live(dict(live))
                             rendered.append(job_expander.expand(src.raw, src.where).strip())
                     inputs = tuple(rendered)
-                    attrs = dyn.cache.get(inputs) if dyn.caching else None
+                    named = {s.key: v for s, v in zip(dyn.sources, inputs, strict=True)}
+                if dyn.caching:
+                    attrs = dyn.cache.get(inputs)
                     if attrs is None:
-                        named = {s.key: v for s, v in zip(dyn.sources, inputs, strict=True)}
-                        attrs = dyn.rule.build(_Inputs(ctx, named, dyn.where))
-                        if dyn.caching:
-                            attrs = _as_exprs(attrs)
-                            dyn.cache[inputs] = attrs
-                            # values that never repeat (out.$(Process)) are not worth keeping
-                            if len(dyn.cache) >= CACHE_LIMIT:
-                                dyn.caching = False
-                                dyn.cache.clear()
-                    for name, value in attrs.items():
-                        ad[name] = value
-            ad["ProcId"] = proc
-            jobs.append(ad)
+                        attrs = _as_exprs(dyn.rule.build(_Inputs(ctx, named, dyn.where)))
+                        dyn.remember(inputs, attrs)
+                    else:
+                        dyn.hits += 1
+                else:
+                    attrs = dyn.rule.build(_Inputs(ctx, named, dyn.where))
+                own.update(attrs)
+            append(own)
             proc += 1
-    return jobs
+    return QueueBlock(cluster_id, first_proc, base, procs)
 
 
 def _as_exprs(attrs: Attrs) -> Attrs:
@@ -231,3 +238,19 @@ class _Dynamic:
     templates: tuple[_Template | None, ...]
     cache: dict[tuple[str, ...], Attrs]
     caching: bool = True
+    hits: int = 0
+    single: str | None = None
+    """The format pattern when the rule reads one command through a template."""
+
+    def __post_init__(self) -> None:
+        if len(self.templates) == 1 and self.templates[0] is not None:
+            self.single = self.templates[0].pattern
+
+    def remember(self, inputs: tuple[str, ...], attrs: Attrs) -> None:
+        """Cache a rule's attributes, unless its inputs rarely repeat: values
+        that never do (`out.$(Process)`) are not worth keeping."""
+        self.cache[inputs] = attrs
+        size = len(self.cache)
+        if size >= CACHE_LIMIT or (size >= NO_HITS_LIMIT and self.hits == 0):
+            self.caching = False
+            self.cache.clear()

@@ -6,7 +6,9 @@ the previous value); `include : file` reads another description through the
 `SubmitFiles` port, relative to the including file, refusing cycles;
 `if`/`elif`/`else`/`endif` choose statements (`defined NAME`, true/false, a
 number or a constant ClassAd expression, after macro expansion); `error :` and
-`warning :` report; every `queue` hands a snapshot of the table to the builder.
+`warning :` report; every `queue` hands the table to the builder, which returns a `QueueBlock`;
+`run_cluster` merges the blocks into one `SubmitCluster`, `run` expands it
+into full ads.
 Consecutive queue statements share a cluster while the executable stays the
 same, as in condor_submit; a new executable starts the next cluster.
 
@@ -21,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from skyflock.classad import ClassAd
-from skyflock.submit.builder import build_jobs, resolve
+from skyflock.submit.builder import build_block, resolve
+from skyflock.submit.cluster import QueueBlock, SubmitCluster, merge_blocks
 from skyflock.submit.commands import (
     KNOWN,
     Context,
@@ -75,7 +78,7 @@ class Interpreter:
         self.filename = filename
         self.table = MacroTable()
         self.warnings: list[SubmitWarning] = []
-        self.jobs: list[ClassAd] = []
+        self.blocks: list[QueueBlock] = []
         self.used: set[str] = set()
         self.first_set: dict[str, Where] = {}
         self.last_executable: str | None = None
@@ -105,6 +108,12 @@ class Interpreter:
 
     # -- running -------------------------------------------------------------
     def run(self, text: str) -> SubmitResult:
+        """The full job ads (see `run_cluster` for the cheaper shape)."""
+        cluster = self.run_cluster(text)
+        return SubmitResult(cluster.ads(), cluster.warnings)
+
+    def run_cluster(self, text: str) -> SubmitCluster:
+        """The jobs as one cluster ad and each job's own values."""
         top = (
             posixpath.normpath(posixpath.join(self.base_dir, posixpath.basename(self.filename)))
             if not self.filename.startswith("<")
@@ -113,7 +122,7 @@ class Interpreter:
         self._run_file(text, self.filename, self.base_dir, [top] if top else [])
         self._report_unknown()
         unique = list(dict.fromkeys(self.warnings))
-        return SubmitResult(self.jobs, unique)
+        return merge_blocks(self.blocks, unique)
 
     def _run_file(self, text: str, shown: str, directory: str, stack: list[str]) -> None:
         statements = read_statements(text, shown)
@@ -228,7 +237,7 @@ class Interpreter:
         self.queued = True
         self.last_executable = exe_text
         ctx = Context(self.base_dir, self.environ, self.owner, st.where, self.warnings)
-        jobs = build_jobs(
+        block = build_block(
             self.table,
             self.expander,
             rules_for({k: self.table.spelled[k] for k in self.table.order}, self.owner),
@@ -239,8 +248,8 @@ class Interpreter:
             self.next_proc,
             ctx,
         )
-        self.next_proc += len(jobs)
-        self.jobs.extend(jobs)
+        self.next_proc += len(block.procs)
+        self.blocks.append(block)
 
     def _report_unknown(self) -> None:
         for key, where in self.first_set.items():
