@@ -9,15 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skyflock.classad import ClassAd, parse
-from skyflock.store.codec import (
-    Constraint,
-    encode_ads,
-    encode_cluster,
-    format_attrs,
-    hot_ad,
-    record_ad,
-)
+from skyflock.store.codec import Constraint, hot_ad, record_ad
 from skyflock.store.records import job_record
+from skyflock.store.submit_codec import encode_ads, encode_cluster, encode_submit, format_attrs
 
 plain = st.one_of(
     st.text(max_size=40),

@@ -148,7 +148,7 @@ def test_failure_inside_a_transition_leaves_no_trace(
     def broken(*_args: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("skyflock.store.jobs.write_events", broken)
+    monkeypatch.setattr("skyflock.store.transitions.write_events", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         store.jobs.complete({job: 0})
     monkeypatch.undo()

@@ -18,6 +18,7 @@ this engine; `store.Store` is the facade the manager and API use.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -164,3 +165,91 @@ def bulk_insert(
         return
     marks = ", ".join("?" for _ in columns)
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))
+
+
+def bulk_insert_constant(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    constants: Mapping[str, Any],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """`bulk_insert` of rows whose other columns all take the same values.
+
+    The constants are written once into the statement (SQLite: as SQL literals;
+    PostgreSQL: into each COPY line as one pre-formatted tail), so only the
+    varying values are handed over per row.
+    """
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        _copy_constant(conn, table, columns, constants, rows)
+        return
+    literals = [_sql_literal(v) for v in constants.values()]
+    if any(lit is None for lit in literals):
+        tail = tuple(constants.values())
+        bulk_insert(conn, table, (*columns, *constants), [(*row, *tail) for row in rows])
+        return
+    names = ", ".join((*columns, *constants))
+    marks = ", ".join(["?"] * len(columns) + [str(lit) for lit in literals])
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))
+
+
+def _sql_literal(value: Any) -> str | None:
+    """SQL text of a constant SQLite reads back as the same value, or None."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else None
+    if isinstance(value, str) and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    return None
+
+
+_COPY_ESCAPES: Final = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+COPY_CHUNK: Final = 1 << 20
+"""Characters of COPY text sent per write."""
+
+
+def _copy_field(value: Any) -> str:
+    """A value in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_constant(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    constants: Mapping[str, Any],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    names = ", ".join((*columns, *constants))
+    tail = "".join("\t" + _copy_field(v) for v in constants.values()) + "\n"
+    field = _copy_field
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            lines: list[str] = []
+            size = 0
+            for row in rows:
+                line = "\t".join([field(v) for v in row]) + tail
+                lines.append(line)
+                size += len(line)
+                if size >= COPY_CHUNK:
+                    copy.write("".join(lines))
+                    lines.clear()
+                    size = 0
+            if lines:
+                copy.write("".join(lines))
+    finally:
+        cursor.close()

@@ -1,0 +1,265 @@
+"""The machinery of the queue's guarded state transitions.
+
+`run_transition` is what every `JobQueue` transition method runs, as ONE
+transaction: lock the jobs' rows, keep those whose current state is one of a
+`Move`'s sources, update them with a compare-and-set on (JobStatus,
+substate) in the WHERE clause, write their events, move finished ones to
+`history`, and name the others in the result's refusals. The table of legal
+moves is in `store.jobs`, which builds the `Move`s; this module knows nothing
+of which move is legal, only how to make one safely.
+
+Neighbours: `store.jobs` (the transitions as methods), `store.events` (the
+rows written), `store.schema` (the tables).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    case,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from skyflock.store.events import EventKind, event_row, write_events
+from skyflock.store.records import (
+    IllegalTransition,
+    JobStatus,
+    Refusal,
+    Substate,
+    TransitionResult,
+    describe_state,
+)
+from skyflock.store.schema import JOB_COLUMNS, history, jobs
+from skyflock.store.selection import chunks, unique
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from skyflock.core.model import Match
+
+# Plain ints and strs for the SQL parameters (drivers may adapt enums by name).
+IDLE: Final = int(JobStatus.IDLE)
+RUNNING: Final = int(JobStatus.RUNNING)
+REMOVED: Final = int(JobStatus.REMOVED)
+COMPLETED: Final = int(JobStatus.COMPLETED)
+HELD: Final = int(JobStatus.HELD)
+NONE: Final = Substate.NONE.value
+DISPATCHING: Final = Substate.DISPATCHING.value
+VACATING: Final = Substate.VACATING.value
+
+State = tuple[int, str]
+PerRow = (
+    Mapping[str, Mapping[str, Any]]
+    | Callable[[Connection, Sequence[str]], Mapping[str, Mapping[str, Any]]]
+)
+"""Column values per job, or a function computing them under the transition's lock."""
+RUNNING_ANY: Final[frozenset[State]] = frozenset({(RUNNING, NONE), (RUNNING, VACATING)})
+IN_QUEUE: Final[frozenset[State]] = frozenset(
+    (s, sub) for s in (IDLE, RUNNING, HELD) for sub in (NONE, DISPATCHING, VACATING)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """Jobs in one of `sources` go to (`status`, `substate`), then maybe to history."""
+
+    sources: frozenset[State]
+    status: int | None
+    """None: the state stays (an edit)."""
+    substate: str | None
+    archive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    """A locked job row's state, as a transition sees it."""
+
+    status: int
+    substate: str
+    cluster_name: str | None
+    slot_id: str | None
+
+
+def now_or_clock(now: float | None) -> float:
+    return time.time() if now is None else float(now)
+
+
+def run_transition(
+    engine: Engine,
+    action: str,
+    job_ids: Iterable[str],
+    moves: Sequence[Move],
+    *,
+    expected: str,
+    now: float | None,
+    strict: bool,
+    event: Callable[[str, Current, float], dict[str, Any]],
+    values: Mapping[str, Any] | None = None,
+    per_row: PerRow | None = None,
+) -> TransitionResult:
+    when = now_or_clock(now)
+    wanted = unique(job_ids)
+    with engine.begin() as conn:
+        current = _lock(conn, wanted)
+        groups: dict[int, list[str]] = {}
+        refused: list[Refusal] = []
+        missing: list[str] = []
+        for job_id in wanted:
+            cur = current.get(job_id)
+            if cur is None:
+                missing.append(job_id)
+                continue
+            state = (cur.status, cur.substate)
+            index = next((i for i, m in enumerate(moves) if state in m.sources), None)
+            if index is None:
+                refused.append(_refusal(job_id, describe_state(*state), expected))
+            else:
+                groups.setdefault(index, []).append(job_id)
+        refused.extend(_refusals_for_missing(conn, missing, expected))
+        if strict and refused:
+            raise IllegalTransition(action, refused)
+        moved: list[str] = []
+        for index, ids in groups.items():
+            move = moves[index]
+            rows = per_row(conn, ids) if callable(per_row) else per_row
+            _apply(conn, move, ids, when, values or {}, rows)
+            if move.archive:
+                _archive(conn, ids)
+            write_events(conn, [event(j, current[j], when) for j in ids])
+            moved.extend(ids)
+        order = {job_id: i for i, job_id in enumerate(wanted)}
+        moved.sort(key=order.__getitem__)
+    return TransitionResult(action, tuple(moved), tuple(refused))
+
+
+def claim_text(match: Match) -> str:
+    return f"{match.cpus} cpus, {match.memory} MiB memory, {match.disk} KiB disk, {match.gpus} gpus"
+
+
+def simple_event(
+    kind: EventKind,
+    *,
+    message: str | None = None,
+    code: int | None = None,
+    subcode: int | None = None,
+    where: bool = False,
+) -> Callable[[str, Current, float], dict[str, Any]]:
+    """An event builder whose fields are the same for every job."""
+
+    def build(job_id: str, cur: Current, when: float) -> dict[str, Any]:
+        return event_row(
+            job_id,
+            kind,
+            when,
+            cluster_name=cur.cluster_name if where else None,
+            slot_id=cur.slot_id if where else None,
+            code=code,
+            subcode=subcode,
+            message=message,
+        )
+
+    return build
+
+
+def leave_running(when: float) -> dict[str, Any]:
+    """Column updates for a job whose run (if it was running) ends now."""
+    was_running = and_(jobs.c.status == RUNNING, jobs.c.job_current_start_date.is_not(None))
+    return {
+        "wall_clock": jobs.c.wall_clock
+        + case((was_running, when - jobs.c.job_current_start_date), else_=0.0),
+    }
+
+
+def _lock(conn: Connection, ids: Sequence[str]) -> dict[str, Current]:
+    """The current state of these jobs, with their rows locked (PostgreSQL) or the
+    database write-locked (SQLite's BEGIN IMMEDIATE) until the transaction ends."""
+    found: dict[str, Current] = {}
+    c = jobs.c
+    for part in chunks(ids):
+        stmt = (
+            select(c.id, c.status, c.substate, c.cluster_name, c.slot_id)
+            .where(c.id.in_(part))
+            .order_by(c.id)
+            .with_for_update()
+        )
+        for row in conn.execute(stmt):
+            found[row.id] = Current(row.status, row.substate, row.cluster_name, row.slot_id)
+    return found
+
+
+def _refusal(job_id: str, state: str, expected: str) -> Refusal:
+    return Refusal(job_id, state, f"job {job_id} is {state}; {expected}")
+
+
+def _refusals_for_missing(conn: Connection, ids: Sequence[str], expected: str) -> list[Refusal]:
+    finished: dict[str, int] = {}
+    for part in chunks(ids):
+        stmt = select(history.c.id, history.c.status).where(history.c.id.in_(part))
+        finished.update((r.id, r.status) for r in conn.execute(stmt))
+    out = []
+    for job_id in ids:
+        if job_id in finished:
+            state = f"{describe_state(finished[job_id], '')} (in history)"
+            out.append(_refusal(job_id, state, expected))
+        else:
+            out.append(Refusal(job_id, None, f"no job {job_id} in the queue or the history"))
+    return out
+
+
+def _apply(
+    conn: Connection,
+    move: Move,
+    ids: Sequence[str],
+    when: float,
+    values: Mapping[str, Any],
+    per_row: Mapping[str, Mapping[str, Any]] | None,
+) -> None:
+    """Update the rows, with a compare-and-set on their state in the WHERE clause.
+
+    The rows are already locked by `_lock`, so the guard cannot fail; it is
+    there so that a statement can never move a job from a state it must not.
+    """
+    c = jobs.c
+    sets: dict[str, Any] = dict(values)
+    if move.status is not None:
+        sets["status"] = move.status
+        sets["substate"] = move.substate
+        sets["entered_status_at"] = case((c.status != move.status, when), else_=c.entered_status_at)
+        if move.status != RUNNING:
+            sets.setdefault("job_current_start_date", None)
+    guard = or_(*(and_(c.status == st, c.substate == sub) for st, sub in sorted(move.sources)))
+    if per_row is None:
+        for part in chunks(ids):
+            conn.execute(update(jobs).where(c.id.in_(part), guard).values(sets))
+        return
+    keys = sorted({k for job_id in ids for k in per_row.get(job_id, {})})
+    for key in keys:
+        sets[key] = bindparam(f"p_{key}")
+    params = [
+        {"p_id": job_id, **{f"p_{k}": per_row.get(job_id, {}).get(k) for k in keys}}
+        for job_id in ids
+    ]
+    stmt = update(jobs).where(c.id == bindparam("p_id"), guard).values(sets)
+    conn.execute(stmt, params)
+
+
+def _archive(conn: Connection, ids: Sequence[str]) -> None:
+    """Move these rows from the queue to the history (same transaction)."""
+    for part in chunks(ids):
+        conn.execute(
+            insert(history).from_select(
+                list(JOB_COLUMNS),
+                select(*[jobs.c[n] for n in JOB_COLUMNS]).where(jobs.c.id.in_(part)),
+            )
+        )
+        conn.execute(delete(jobs).where(jobs.c.id.in_(part)))
