@@ -81,7 +81,7 @@ class Submitted:
 class ServerChild:
     """The server we started (if any): its process and log file."""
 
-    def __init__(self, port: int, host: str, data_dir: Path) -> None:
+    def __init__(self, port: int, host: str, data_dir: Path, config: Path | None = None) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = data_dir / "server.log"
         self._log = self.log_path.open("ab")
@@ -97,6 +97,7 @@ class ServerChild:
                 host,
                 "--data-dir",
                 str(data_dir),
+                *(["--config", str(config)] if config is not None else []),
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -132,7 +133,9 @@ def _owner() -> str:
         return os.environ.get("USER", "nobody")
 
 
-def start_or_reuse(api: Client, data_dir: Path, console: Console) -> ServerChild | None:
+def start_or_reuse(
+    api: Client, data_dir: Path, console: Console, config: Path | None = None
+) -> ServerChild | None:
     if api.answers():
         console.print(f"Using the skyflock server already running at {api.url}.")
         return None
@@ -140,7 +143,9 @@ def start_or_reuse(api: Client, data_dir: Path, console: Console) -> ServerChild
     host = parts.hostname or DEFAULT_HOST
     port = parts.port or DEFAULT_PORT
     console.print(f"Starting skyflock server at {api.url} (state in {data_dir}) ...")
-    child = ServerChild(port, host, data_dir)
+    if config is not None:
+        console.print(f"Server configuration: {config}")
+    child = ServerChild(port, host, data_dir, config)
     deadline = time.monotonic() + START_TIMEOUT
     while not api.answers():
         if not child.alive():
@@ -347,7 +352,10 @@ def _interrupted(signum: int, frame: object) -> None:
 def demo_command(
     examples: Annotated[
         Path | None,
-        typer.Option("--examples", help="Directory of *.sub files (default examples/batch)."),
+        typer.Option(
+            "--examples",
+            help="Directory of *.sub files, and optionally the skyflock.toml the server it starts uses (default examples/batch).",
+        ),
     ] = None,
     data_dir: Annotated[
         Path, typer.Option("--data-dir", "-d", help="State directory of the server this starts.")
@@ -369,7 +377,8 @@ def demo_command(
     api = Client(os.environ.get(ENV_URL) or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")
     child: ServerChild | None = None
     try:
-        child = start_or_reuse(api, data_dir, console)
+        config = source / "skyflock.toml"
+        child = start_or_reuse(api, data_dir, console, config if config.is_file() else None)
         work = stage_examples(source, data_dir)
         submitted = submit_all(api, work, console)
         stuck = watch(api, submitted, console, timeout)
