@@ -34,15 +34,16 @@ def userprio_table(rows: list[dict[str, Any]]) -> Table:
     for name in (
         "User Name",
         "Group",
-        "Effective\nPriority",
-        "Real\nPriority",
-        "Priority\nFactor",
-        "In Use",
+        "Effective\nPrio",
+        "Real\nPrio",
+        "Prio\nFactor",
+        "In\nUse",
         "Idle",
-        "Usage\n(core-h)",
+        "Usage\ncore-h",
         "Floor",
-        "Ceiling",
+        "Ceil",
     ):
+        # Short headers: the table fits 80 columns, as condor_userprio's does.
         left = name in ("User Name", "Group")
         table.add_column(name, justify="left" if left else "right", no_wrap=left)
     for r in rows:
