@@ -34,7 +34,7 @@ def userprio_table(rows: list[dict[str, Any]]) -> Table:
     for name in (
         "User Name",
         "Group",
-        "Effective\nPrio",
+        "Eff.\nPrio",
         "Real\nPrio",
         "Prio\nFactor",
         "In\nUse",
@@ -52,7 +52,7 @@ def userprio_table(rows: list[dict[str, Any]]) -> Table:
             r["group"] or "<none>",
             f"{r['effective_priority']:.2f}",
             f"{r['real_priority']:.2f}",
-            f"{r['priority_factor']:.2f}",
+            f"{r['priority_factor']:g}",
             str(r["running"]),
             str(r["idle"]),
             f"{r['accumulated_usage'] / 3600:.3f}",
