@@ -30,7 +30,7 @@ def _limit(value: float | None) -> str:
 
 
 def userprio_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
     for name in (
         "User Name",
         "Group",
