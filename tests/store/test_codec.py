@@ -145,3 +145,34 @@ def test_line_breaking_characters_survive() -> None:
     cluster_text, _ = encode_cluster(ClassAd({"Owner": "a", **values}), [{}])
     ad = ClassAd.parse(cluster_text)
     assert [ad.eval(n) for n in values] == list(values.values())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.dictionaries(names, plain, max_size=5), min_size=1, max_size=4))
+def test_encode_submit_proc_texts_read_back_through_the_parser(procs: list) -> None:  # type: ignore[type-arg]
+    cluster = ClassAd({"Owner": "alice", "Cmd": "/bin/true"})
+    encoded = encode_submit(cluster, procs)
+    assert len(encoded.texts) == len(procs)
+    for values, text in zip(procs, encoded.texts, strict=True):
+        ad = ClassAd.parse(text) if text else ClassAd()
+        unique = {n.lower(): v for n, v in values.items()}
+        assert {n.lower() for n in ad} == set(unique)
+        for name, value in unique.items():
+            got = ad.eval(name)
+            assert type(got) is type(value)
+            assert got == value or (isinstance(got, float) and math.isclose(got, value))
+
+
+def test_encode_submit_shares_hot_values_unless_a_proc_overrides_them() -> None:
+    cluster = ClassAd({"Owner": "alice", "AccountingGroup": "atlas.alice", "Cmd": "/bin/x"})
+    shared = encode_submit(cluster, [{"Args": "1"}, {"Args": parse('strcat("a", 2)')}])
+    assert not isinstance(shared.hot, list) and shared.hot.submitter == "atlas.alice"
+    assert shared.texts == ['Args = "1"', 'Args = strcat("a", 2)']
+    own = encode_submit(cluster, [{"Args": "1"}, {"AccountingGroup": "cms.bob"}])
+    assert isinstance(own.hot, list)
+    assert [h.submitter for h in own.hot] == ["atlas.alice", "cms.bob"]
+    assert [h.ad_text for h in own.hot] == own.texts
+    # Names that must be quoted, and keywords, take the general path.
+    odd = encode_submit(cluster, [{"true": 1, "a-b": 2}])
+    back = ClassAd.parse(odd.texts[0])
+    assert back.eval("true") == 1 and back.eval("a-b") == 2

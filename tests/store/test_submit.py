@@ -9,6 +9,7 @@ import pytest
 
 from skyflock.classad import ClassAd, parse
 from skyflock.store import NewJob, Store
+from skyflock.submit import parse_submit, parse_submit_cluster
 from tests.store.factories import job_ad
 
 
@@ -138,3 +139,67 @@ def test_reserved_cluster_id_is_used_once(store: Store) -> None:
     with pytest.raises(ValueError, match="cluster 9 was not reserved"):
         store.jobs.submit([job_ad()], cluster_id=9)
     assert store.jobs.count() == 2
+
+
+SCAN_FILE = """\
+executable = /bin/true
+arguments = $(Process)
+output = out/$(Cluster).$(Process)
+error = say "hi"\\there.$(Process)
+accounting_group = atlas
+queue 3
+queue 2 group in (cms, lhcb)
+"""
+
+
+def test_submit_cluster_of_a_parsed_description_reads_back_as_parse_submit(store: Store) -> None:
+    text = SCAN_FILE + "accounting_group = $(group)\nqueue 1 group in (cms, lhcb)\n"
+    cid = store.jobs.new_cluster_id()
+    cluster = parse_submit_cluster(text, cluster_id=cid, base_dir="/s", owner="alice")
+    result = store.jobs.submit_cluster(cluster.cluster_ad, cluster.procs, cluster_id=cid, now=7)
+    want = parse_submit(text, cluster_id=cid, base_dir="/s", owner="alice")
+    records = [store.jobs.get(i) for i in result.job_ids]
+    assert len(records) == len(want) == 9
+    for rec, ad in zip(records, want, strict=True):
+        assert rec is not None
+        for name, expr in ad.items():
+            if name not in ("JobStatus", "ProcId", "QDate"):
+                assert str(rec.ad.lookup(name)) == str(expr), (rec.id, name)
+    # The hot columns follow the per-job accounting group of the last statement.
+    assert [r.submitter for r in records if r] == ["atlas.alice"] * 7 + ["cms.alice", "lhcb.alice"]
+    # Each proc ad holds only what differs; the rest is in the cluster ad, once.
+    first = records[0]
+    assert first is not None and "Cmd" in first.cluster_ad_text and "Cmd" not in first.ad_text
+    # (the accounting group differs between the statements, so each job has its own)
+    assert first.ad_text == (
+        'AcctGroup = "atlas"\nAcctGroupUser = "alice"\nAccountingGroup = "atlas.alice"\n'
+        'Args = "0"\nOut = "out/1.0"\nErr = "say \\"hi\\"\\\\there.0"'
+    )
+
+
+def test_submit_cluster_writes_one_submitted_event_per_job_in_order(store: Store) -> None:
+    ids = store.jobs.submit_cluster(job_ad(), [{"Arguments": str(i)} for i in range(3)], now=4)
+    for job_id in ids.job_ids:
+        events = store.events.for_job(job_id)
+        assert [(e.kind, e.time) for e in events] == [("submitted", 4.0)]
+    seqs = [store.events.for_job(j)[0].seq for j in ids.job_ids]
+    assert seqs == sorted(seqs)
+
+
+def test_submit_cluster_constants_that_need_quoting(store: Store) -> None:
+    ad = job_ad("o'brien", AccountingGroup="g'1.o'brien", WorkflowId="w\t1\\x\n")
+    ids = store.jobs.submit_cluster(ad, [{}, {"Note": "a\tb\\c\nd\u2028e"}], now=3).job_ids
+    recs = [store.jobs.get(i) for i in ids]
+    assert [(r.owner, r.submitter, r.workflow_id) for r in recs if r] == [
+        ("o'brien", "g'1.o'brien", "w\t1\\x\n")
+    ] * 2
+    last = recs[1]
+    assert last is not None and last.ad.eval("Note") == "a\tb\\c\nd\u2028e"
+
+
+def test_submit_cluster_refuses_an_empty_cluster_or_no_owner(store: Store) -> None:
+    with pytest.raises(ValueError, match="no job ads"):
+        store.jobs.submit_cluster(job_ad(), [])
+    with pytest.raises(ValueError, match="no Owner"):
+        store.jobs.submit_cluster(ClassAd({"Cmd": "/bin/true"}), [{}])
+    assert store.jobs.count() == 0

@@ -21,7 +21,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from skyflock.classad import ClassAd
 from skyflock.submit.cluster import QueueBlock
 from skyflock.submit.commands import ALIASES, Attrs, Context, Rule
 from skyflock.submit.errors import Where
@@ -209,7 +208,7 @@ def _build_block(
                 if dyn.caching:
                     attrs = dyn.cache.get(inputs)
                     if attrs is None:
-                        attrs = _as_exprs(dyn.rule.build(_Inputs(ctx, named, dyn.where)))
+                        attrs = dyn.rule.build(_Inputs(ctx, named, dyn.where))
                         dyn.remember(inputs, attrs)
                     else:
                         dyn.hits += 1
@@ -219,13 +218,6 @@ def _build_block(
             append(own)
             proc += 1
     return QueueBlock(cluster_id, first_proc, base, procs)
-
-
-def _as_exprs(attrs: Attrs) -> Attrs:
-    """The same attributes as expressions, made once so that every job that
-    shares them stores them without converting again."""
-    holder = ClassAd(attrs)
-    return {name: holder.lookup(name) for name in attrs}
 
 
 @dataclass(slots=True)

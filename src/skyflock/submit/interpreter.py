@@ -237,7 +237,7 @@ class Interpreter:
         self.queued = True
         self.last_executable = exe_text
         ctx = Context(self.base_dir, self.environ, self.owner, st.where, self.warnings)
-        block = build_block(
+        queued = build_block(
             self.table,
             self.expander,
             rules_for({k: self.table.spelled[k] for k in self.table.order}, self.owner),
@@ -248,8 +248,8 @@ class Interpreter:
             self.next_proc,
             ctx,
         )
-        self.next_proc += len(block.procs)
-        self.blocks.append(block)
+        self.next_proc += len(queued.procs)
+        self.blocks.append(queued)
 
     def _report_unknown(self) -> None:
         for key, where in self.first_set.items():
