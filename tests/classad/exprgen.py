@@ -29,6 +29,8 @@ STRINGS = [
     '"x86_64"',
     '"a\\"b"',
     '"tab\\tx"',
+    '"x\\t, 1"',
+    '" 2 ,3"',
     '"1"',
     '"1.5"',
     '"true"',
@@ -92,7 +94,11 @@ FUNCTIONS: dict[str, tuple[int, ...]] = {
     "sum": (1,),
     "avg": (1,),
     "stringListMember": (2,),
-    "stringListSize": (1,),
+    "stringListSize": (1, 2),
+    "stringListIMember": (2,),
+    "stringListSum": (1,),
+    "stringListsIntersect": (2,),
+    "quantize": (2,),
     "pow": (2,),
     "bool": (1,),
 }
@@ -174,7 +180,18 @@ class ExprGen:
             # Lists are values here, unparsed as expressions there: keep lists out.
             return f"{fname}({', '.join(f'ifThenElse(isList({a}) || isClassAd({a}), 1, {a})' for a in args)})"
         if (
-            fname in ("substr", "strcmp", "stricmp", "stringListMember", "stringListSize")
+            fname
+            in (
+                "substr",
+                "strcmp",
+                "stricmp",
+                "stringListMember",
+                "stringListIMember",
+                "stringListSize",
+                "stringListSum",
+                "stringListsIntersect",
+                "quantize",
+            )
             and rng.random() < 0.5
         ):
             args = [rng.choice(STRINGS)] + [self.expr(d, scoped, below) for _ in range(arity - 1)]

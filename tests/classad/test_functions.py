@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 from typing import Any
 
 import pytest
@@ -30,9 +31,6 @@ def _text(name: str, args: tuple[Any, ...]) -> str:
 
 # Calls whose result we mean to differ from HTCondor's, and why.
 DIFFERENCES: dict[str, str] = {
-    # A run mixing a blank with repeated delimiters: HTCondor's tokenizer
-    # gives two empty items here, ours one (runs of one kind match exactly).
-    'split("a;b ;; c", "; ")': "tokenizer corner case",
     # HTCondor evaluates these at the current time; the ClassAd package reads no clock.
     'formatTime("%Y")': "needs a clock",
     "formatTime()": "needs a clock",
@@ -702,12 +700,97 @@ TIME: list[Call] = [
 ]
 
 
+# Argument checks and edge cases where an early answer once skipped a check
+# HTCondor makes, found by random calls against the library.
+EDGES: list[Call] = [
+    # substr checks the type of the length even when the offset is past the end.
+    *[("substr", ("a,b, c", off, length)) for off in (10, 6, 5, -10) for length in (True, False)],
+    *[("substr", ("abc", 4, length)) for length in (1.5, "x", "1", [], [1], UNDEFINED, ERROR, -1)],
+    ("substr", ("abc", 10)),
+    # split: a repeated non-blank delimiter adds an empty item, counting the
+    # last one seen in an earlier run too.
+    *[
+        ("split", (text, "; "))
+        for text in ("a;b ;; c", "a ;b ;c", "a;b ;c", "a;b; c", "a ;; b", "a;b ;; ;c", ";;a", "a;;")
+    ],
+    *[("split", (text,)) for text in ("a,b ,, c", "a b ,, c", "a,b , , c", "a,b, ,c", "a,\t,b")],
+    ("split", ("a;b ;: c", ";: ")),
+    ("split", ("a;b:;;c", ";: ")),
+    # join writes a separator only after text, and an UNDEFINED separator
+    # with nothing to join is UNDEFINED.
+    ("join", (",", "", "b")),
+    ("join", (",", "", "")),
+    ("join", (" ", "", "\t")),
+    ("join", (",", ["", "a", "", "b"])),
+    ("join", (",", "a", "", "b")),
+    ("join", (UNDEFINED, [])),
+    ("join", (UNDEFINED, [""])),
+    ("join", (UNDEFINED, ["a"])),
+    ("join", (ERROR, [])),
+    # quantize with no usable quantum gives back its first argument unconverted.
+    *[
+        ("quantize", (a, q))
+        for a in ("10", " 5", "1e3", True, 2.5, 7)
+        for q in (0, 0.0, -0.0, False, [], [0], [1, 0], "0")
+    ],
+    ("quantize", ("1e300", 1e-300)),
+    ("quantize", (True, 1e-320)),
+    ("quantize", ("5", [7, 0])),
+    ("quantize", (0.0, -10)),
+    ("quantize", (-0.0, 3)),
+    ("quantize", (-0.5, 3.0)),
+    # stringListsIntersect compares its items untrimmed.
+    ("stringListsIntersect", ("\t", "\t")),
+    ("stringListsIntersect", ("\tx", "x")),
+    ("stringListsIntersect", ("x\t", "x")),
+    ("stringListsIntersect", ("\r", "\r")),
+    ("stringListsIntersect", (" x ", "x")),
+    ("stringListsIntersect", ("a; b", "b", ";")),
+    ("stringListsIntersect", ("a;\tb", "\tb", ";")),
+    ("stringListsIntersect", ("a;;b", ";b", ";")),
+    ("stringListsIntersect", ("", "")),
+    # The string-list functions split on space and comma by default (the
+    # membership and subset tests also on tab, CR and newline).
+    *[
+        (f, ("tab\tx", *rest))
+        for f, rest in [
+            ("stringListSize", ()),
+            ("stringListSum", ()),
+            ("stringListMember", ()),
+            ("stringListIMember", ()),
+            ("stringListSubsetMatch", ()),
+            ("stringListsIntersect", ()),
+        ]
+    ],
+    *[
+        (f, (s,))
+        for f in ("stringListSize", "stringListSum", "stringListMax")
+        for s in ("1\t2", "1\n2, 3", " 1 ,\t2")
+    ],
+    *[
+        (f, ("x", s))
+        for f in ("stringListMember", "stringListIMember")
+        for s in ("a\tx", "x\ra", "a\nx", "ax")
+    ],
+]
+
+
 @pytest.mark.parametrize(
     "calls",
-    [CONVERSIONS, STRINGS, MATH, STRING_LISTS, REGEX, TIME],
-    ids=["conversions", "strings", "math", "string-lists", "regex", "time"],
+    [CONVERSIONS, STRINGS, MATH, STRING_LISTS, REGEX, TIME, EDGES],
+    ids=["conversions", "strings", "math", "string-lists", "regex", "time", "edges"],
 )
 def test_family_matches_htcondor(calls: list[Call]) -> None:
+    check(calls)
+
+
+def test_split_matches_htcondor_on_random_strings() -> None:
+    rng = random.Random(7)
+    calls: list[Call] = []
+    for _ in range(1500):
+        text = "".join(rng.choice("ab;, \t:\n") for _ in range(rng.randint(0, 10)))
+        delims = rng.choice([None, "; ", ";:", ";: ", ", ", ",", " ", "\t", ";\t", ":, \t"])
+        calls.append(("split", (text,) if delims is None else (text, delims)))
     check(calls)
 
 

@@ -86,11 +86,15 @@ def fn_pow(*args: Value) -> Value:
 # --- quantize -----------------------------------------------------------------------
 
 
-def _quantum(a: Value, b: Value) -> Value:
-    """One step of quantize: the least multiple of `b` that is at least `a`."""
+def _quantum(a: Value, b: Value, original: Value) -> Value:
+    """One step of quantize: the least multiple of `b` that is at least `a`.
+
+    With no usable quantum (zero, or a quotient that is not finite) HTCondor
+    gives back the first argument as it was written, a string included.
+    """
     if type(a) is int and type(b) is int:
         if b == 0:
-            return a
+            return original
         q = div(wrap64(a + b - 1), b)
         return mul(q, b)
     x = fn_real(a)
@@ -98,13 +102,13 @@ def _quantum(a: Value, b: Value) -> Value:
     if type(x) is not float or type(y) is not float:
         return ERROR
     if y == 0.0:
-        return a
+        return original
     q = x / y
     if math.isinf(q) or q != q:
-        return a
+        return original
     steps = float(math.ceil(q))
-    if steps == 0.0 and q < 0:
-        steps = -0.0  # C's ceil keeps the sign of a negative fraction
+    if steps == 0.0:
+        steps = math.copysign(0.0, q)  # C's ceil keeps the sign of zero and of a negative fraction
     return steps * y
 
 
@@ -115,14 +119,14 @@ def _number(v: Value) -> Value:
 def fn_quantize(*args: Value) -> Value:
     if len(args) != 2:
         return ERROR
-    a, b = args
-    if not is_scalar(a) or a is UNDEFINED or a is ERROR:
+    original, b = args
+    if not is_scalar(original) or original is UNDEFINED or original is ERROR:
         return ERROR
-    a = _number(a)
+    a = _number(original)
     if a is ERROR or a is UNDEFINED:
         return ERROR
     if not isinstance(b, list):
-        return _quantum(a, b) if is_scalar(b) and b is not UNDEFINED else ERROR
+        return _quantum(a, b, original) if is_scalar(b) and b is not UNDEFINED else ERROR
     last: Value = None  # type: ignore[assignment]
     for item in b:
         if not is_scalar(item) or item is UNDEFINED or item is ERROR:
@@ -133,7 +137,7 @@ def fn_quantize(*args: Value) -> Value:
         if not lt(n, a):
             return item
         last = n
-    return a if last is None else _quantum(a, last)
+    return original if last is None else _quantum(a, last, original)
 
 
 # --- aggregates over lists --------------------------------------------------------

@@ -4,8 +4,10 @@ Part of `BUILTINS` (assembled in `functions.py`). HTCondor keeps many sets in
 this form (`HasFileTransferPluginMethods`, `Groups`), so matchmaking
 expressions test them with `stringListMember` and friends. An item is a run
 of characters between delimiters (any character of the delimiter string; by
-default comma and blanks), with surrounding white space trimmed; empty items
-do not count. Numeric items read as integers when they are exactly an
+default space and comma, and for the membership and subset tests also tab,
+CR and newline), with surrounding white space trimmed (except in
+`stringListsIntersect`, which compares items untrimmed); empty items do not
+count. Numeric items read as integers when they are exactly an
 integer and otherwise as reals through C's `strtod`, as in HTCondor.
 """
 
@@ -42,6 +44,20 @@ def string_list_items(text: str, delimiters: str = DEFAULT_DELIMITERS) -> list[s
     item = text[start:].strip(_BLANK)
     if item:
         items.append(item)
+    return items
+
+
+def _raw_items(text: str, delimiters: str) -> set[str]:
+    """The non-empty items between delimiters, untrimmed (`stringListsIntersect`)."""
+    items: set[str] = set()
+    start = 0
+    for i, c in enumerate(text):
+        if c in delimiters:
+            if i > start:
+                items.add(text[start:i])
+            start = i + 1
+    if len(text) > start:
+        items.add(text[start:])
     return items
 
 
@@ -147,8 +163,9 @@ def fn_intersect(*args: Value) -> Value:
     s = _strings(args, 2, 3)
     if s is None:
         return ERROR
-    first = set(string_list_items(s[0], *s[2:]))
-    return any(item in first for item in string_list_items(s[1], *s[2:]))
+    # HTCondor compares these items as they stand: `"a; b"` split on `;` holds " b".
+    delimiters = s[2] if len(s) == 3 else DEFAULT_DELIMITERS
+    return not _raw_items(s[0], delimiters).isdisjoint(_raw_items(s[1], delimiters))
 
 
 def _subset(fold: Callable[[str], str]) -> Builtin:

@@ -52,6 +52,8 @@ def fn_join(*args: Value) -> Value:
     if sep_text is ERROR:
         return ERROR
     if sep_text is UNDEFINED:
+        if not items:
+            return UNDEFINED
         sep_text = ""
     parts = []
     for item in items:
@@ -63,7 +65,11 @@ def fn_join(*args: Value) -> Value:
         parts.append(s)
     if items and not parts:
         return UNDEFINED
-    return sep_text.join(parts)  # type: ignore[union-attr]
+    # HTCondor writes a separator only after text: leading empty items vanish.
+    out = ""
+    for part in parts:
+        out = out + sep_text + part if out else part  # type: ignore[operator]
+    return out
 
 
 _DEFAULT_SPLIT: Final = ", \t"
@@ -73,24 +79,28 @@ _BLANKS: Final = " \t\r\n"
 def split_tokens(s: str, delims: str) -> list[str]:
     """HTCondor's `split()` tokenizer.
 
-    A run of delimiter characters separates two tokens; inside the run, each
-    repeat of the same non-blank delimiter (`,,` or `, ,`) adds an empty token.
-    An empty first or last token is dropped.
+    A run of delimiter characters separates two tokens. A non-blank delimiter
+    adds an empty token when it repeats the last non-blank delimiter seen in
+    the string (in this run or an earlier one) and is not the first character
+    of its run: `"a;;b"` and `"a; ;b"` hold one empty token, and so does
+    `"a;b ;c"` (the `;` before `b` counts). An empty first or last token is
+    dropped.
     """
     pieces: list[str] = []
     i = 0
     n = len(s)
     start = 0
+    previous_hard = ""
     while i < n:
         if s[i] not in delims:
             i += 1
             continue
         pieces.append(s[start:i])
-        previous_hard = ""
+        run_start = i
         while i < n and s[i] in delims:
             c = s[i]
             if c not in _BLANKS:
-                if c == previous_hard:
+                if c == previous_hard and i > run_start:
                     pieces.append("")
                 previous_hard = c
             i += 1
@@ -160,6 +170,10 @@ def fn_substr(*args: Value) -> Value:
     s, offset = args[0], args[1]
     if type(s) is not str or type(offset) is not int:
         return ERROR
+    # The length must be an integer (not a boolean) even when the offset is
+    # past the end of the string.
+    if len(args) == 3 and type(args[2]) is not int:
+        return ERROR
     data = _utf8(s)
     n = len(data)
     off = _int32(offset)
@@ -169,9 +183,7 @@ def fn_substr(*args: Value) -> Value:
         return ""
     length = n - off
     if len(args) == 3:
-        if type(args[2]) is not int:
-            return ERROR
-        want = _int32(args[2])
+        want = _int32(args[2])  # type: ignore[arg-type]
         length = min(want, length) if want >= 0 else max(length + want, 0)
     return data[off : off + length].decode("utf-8", "replace")
 
