@@ -114,6 +114,49 @@ def test_malformed_ads(text: str, line: int, column: int) -> None:
     assert (info.value.line, info.value.column) == (line, column), str(info.value)
 
 
+# Characters `str.splitlines` breaks lines on besides "\n". The old form ends
+# lines at "\n" only, as HTCondor does, so these may stand in a string.
+LINE_BREAKS = ["\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\r\n"]
+
+
+@pytest.mark.parametrize("brk", LINE_BREAKS, ids=[repr(b) for b in LINE_BREAKS])
+@pytest.mark.parametrize("form", FORMS)
+def test_line_break_characters_in_strings_round_trip(brk: str, form: str) -> None:
+    ad = ClassAd({"s": f"a{brk}b", "t": [f"{brk}x"], "u": parse(f'strcat("{brk}", x)'), "v": 2})
+    printed = ad.format(form)  # type: ignore[arg-type]
+    again = ClassAd.parse(printed)
+    assert again == ad
+    assert again.eval("s") == f"a{brk}b"
+    assert again.eval("v") == 2
+
+
+@pytest.mark.parametrize("brk", ["\x85", "\u2028", "\u2029", "\v", "\f", "\x1c"])
+def test_old_form_lines_end_at_newline_only_as_in_htcondor(brk: str) -> None:
+    classad2 = pytest.importorskip("classad2")
+    text = f'A = "x{brk}y"\nB = 2\r\n'
+    ours = ClassAd.parse(text)
+    theirs = classad2.parseOne(text, classad2.ParserType.Old)
+    assert ours.eval("a") == theirs["A"] == f"x{brk}y"
+    assert ours.eval("b") == theirs["B"] == 2
+    if ord(brk) >= 0x80:
+        # HTCondor reads what we print (control characters we print as octal
+        # escapes, which HTCondor's old form keeps as written).
+        back = classad2.parseOne(ours.format("old"), classad2.ParserType.Old)
+        assert back["A"] == f"x{brk}y"
+
+
+def test_old_form_error_position_counts_newlines_only() -> None:
+    with pytest.raises(ClassAdSyntaxError) as info:
+        ClassAd.parse('a = "x\u2028y"\nb = 1 +\n')
+    assert (info.value.line, info.value.column) == (2, 8)
+    assert info.value.excerpt == "b = 1 +\n       ^"
+
+
+def test_old_form_quoted_names_unescape_like_the_lexer() -> None:
+    ad = ClassAd({"odd\tname'": 1})
+    assert ClassAd.parse(ad.format("old")).name_of("odd\tname'") == "odd\tname'"
+
+
 # -- generated ads -----------------------------------------------------------------
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True).filter(
     lambda n: n.lower() not in {"true", "false", "undefined", "error", "is", "isnt"}
@@ -123,6 +166,10 @@ scalars = st.one_of(
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(allow_nan=False, allow_infinity=True),
     st.text(max_size=12),
+    # Strings made mostly of characters that need care in each form.
+    st.text(
+        alphabet=st.sampled_from("".join(LINE_BREAKS) + '\n\t"\\\x00\x7f/é'), min_size=1, max_size=6
+    ),
     st.just(UNDEFINED),
     st.just(ERROR),
 )

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 def caret_excerpt(text: str, line: int, column: int) -> str:
     """The offending source line followed by a caret under `column` (both 1-based)."""
-    lines = text.splitlines() or [""]
-    src = lines[line - 1] if 1 <= line <= len(lines) else ""
+    # Lines end at "\n" only, as `position` counts them.
+    lines = text.split("\n")
+    src = lines[line - 1].removesuffix("\r") if 1 <= line <= len(lines) else ""
     src = src.expandtabs(1)
     return f"{src}\n{' ' * max(column - 1, 0)}^"
 

@@ -19,6 +19,7 @@ import re
 from typing import TYPE_CHECKING, Final
 
 from skyflock.classad.errors import ClassAdSyntaxError
+from skyflock.classad.lexer import unescape
 from skyflock.classad.nodes import AdExpr, Expr, ListExpr, Literal
 from skyflock.classad.parser import Parser, parse
 from skyflock.classad.unparse import format_real, quote_name, unparse
@@ -27,7 +28,13 @@ from skyflock.classad.values import ERROR, UNDEFINED
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from skyflock.classad.ad import ClassAd
 
-_OLD_LINE: Final = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|'(?:[^'\\]|\\.)+')\s*=(?![=?!])")
+# Old-form lines end at "\n" only (a "\r" before it is blank space), as in
+# HTCondor: other characters `str.splitlines` breaks on (\v, \f, \x1c-\x1e,
+# \x85, \u2028, \u2029) may stand unescaped inside a string.
+_OLD_BLANK: Final = " \t\r\f\v"
+_OLD_LINE: Final = re.compile(
+    r"[ \t\r\f\v]*([A-Za-z_][A-Za-z0-9_]*|'(?:[^'\\]|\\.)+')[ \t\r\f\v]*=(?![=?!])"
+)
 
 
 def detect_form(text: str) -> str:
@@ -113,19 +120,19 @@ def parse_old(text: str) -> ClassAd:
     from skyflock.classad.ad import ClassAd
 
     ad = ClassAd()
-    for number, line in enumerate(text.splitlines(), start=1):
-        body = line.strip()
+    for number, line in enumerate(text.split("\n"), start=1):
+        body = line.strip(_OLD_BLANK)
         if not body or body.startswith("#") or body.startswith("//"):
             continue
         m = _OLD_LINE.match(line)
         if m is None:
-            col = len(line) - len(line.lstrip()) + 1
+            col = len(line) - len(line.lstrip(_OLD_BLANK)) + 1
             raise ClassAdSyntaxError.at(
                 "expected 'Name = expression'", text, _offset(text, number, col)
             )
         name = m.group(1)
         if name.startswith("'"):
-            name = re.sub(r"\\(.)", r"\1", name[1:-1])
+            name = unescape(name[1:-1])
         start = m.end()
         try:
             expr = parse(line[start:])
@@ -136,8 +143,8 @@ def parse_old(text: str) -> ClassAd:
 
 
 def _offset(text: str, line: int, column: int) -> int:
-    lines = text.splitlines(keepends=True)
-    return sum(len(x) for x in lines[: line - 1]) + column - 1
+    lines = text.split("\n")
+    return sum(len(x) + 1 for x in lines[: line - 1]) + column - 1
 
 
 def format_old(ad: ClassAd) -> str:

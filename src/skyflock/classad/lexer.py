@@ -117,11 +117,11 @@ def tokenize(text: str) -> list[Token]:
                 append(Token(INT, word, number, i))
         elif kind == "string":
             body = word[1:-1]
-            value = _unescape(body) if "\\" in body else body
+            value = unescape(body) if "\\" in body else body
             append(Token(STRING, word, value, i))
         else:  # qname
             body = word[1:-1]
-            value = _unescape(body) if "\\" in body else body
+            value = unescape(body) if "\\" in body else body
             if not value:
                 raise ClassAdSyntaxError.at("empty quoted attribute name", text, i)
             append(Token(NAME, word, value, i, quoted=True))
@@ -141,7 +141,7 @@ def _lex_error(text: str, i: int) -> NoReturn:
     raise ClassAdSyntaxError.at(f"unexpected character {ch!r}", text, i)
 
 
-def _unescape(body: str) -> str:
+def unescape(body: str) -> str:
     """Decode backslash escapes: \\n \\t ..., octal \\ooo; an unknown \\c is c."""
     return _ESCAPE.sub(_escape_value, body)
 
