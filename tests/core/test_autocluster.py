@@ -8,8 +8,8 @@ from tests.core.negotiation_kit import job, run, slot, snapshot
 
 
 def _groups(jobs, significant=()):  # type: ignore[no-untyped-def]
-    groups, of_job, _, _ = group_jobs(jobs, significant, 128)
-    return groups, of_job
+    grouping = group_jobs(jobs, significant, 128)
+    return grouping.groups, grouping.of_job()
 
 
 def test_jobs_differing_only_in_insignificant_attributes_share_a_group() -> None:

@@ -22,8 +22,8 @@ reports per job group; `core.carve` reads requests and resources. Pure.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -90,30 +90,34 @@ class _Tokens:
         return tok
 
 
-def attribute_table(ad: ClassAd) -> Mapping[str, Expr]:
-    """The ad's expressions keyed by lower-case name, read without a call per attribute.
+def classad_tables(ads: Iterable[ClassAd]) -> Iterator[tuple[dict[str, Expr], dict[str, Any]]]:
+    """(expressions, constant values) of each ad, both keyed by lower-case name.
 
-    Grouping a million jobs reads a handful of attributes of each; going
-    through `ClassAd.lookup` (which lower-cases the name every time) doubles
-    the cost of a cycle, so this reads the ad's own table when it has one.
+    This is the one place in `core` that reads `ClassAd`'s private tables
+    (`_exprs`, `_consts`): the public API has no accessor for them, and going
+    through `ClassAd.lookup`/`eval` per attribute (which lower-cases the name
+    every time) is most of the cost of grouping a million jobs. The tables
+    are only read, never changed. Everything else in `core` goes through this
+    function (`attribute_table`, `constant_table`, the grouping passes).
     """
-    table = getattr(ad, "_exprs", None)
-    if isinstance(table, dict):
-        return table
-    return {name.lower(): e for name in ad if (e := ad.lookup(name)) is not None}
+    return map(_TABLES, ads)
+
+
+_TABLES = operator.attrgetter("_exprs", "_consts")
+
+
+def attribute_table(ad: ClassAd) -> Mapping[str, Expr]:
+    """The ad's expressions keyed by lower-case name (read only)."""
+    for exprs, _ in classad_tables((ad,)):
+        return exprs
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def constant_table(ad: ClassAd) -> Mapping[str, object]:
-    """The values of the ad's constant attributes keyed by lower-case name (see above)."""
-    table = getattr(ad, "_consts", None)
-    if isinstance(table, dict):
-        return table
-    out: dict[str, object] = {}
-    for name in ad:
-        expr = ad.lookup(name)
-        if type(expr) is Literal:
-            out[name.lower()] = expr.value
-    return out
+    """The values of the ad's constant attributes keyed by lower-case name (read only)."""
+    for _, consts in classad_tables((ad,)):
+        return consts
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def distinct_expressions(
@@ -187,63 +191,128 @@ def _closure(base: set[str], tokens: _Tokens) -> set[str]:
     return extra - base
 
 
+@dataclass(slots=True)
+class JobClass:
+    """Idle jobs of one submitter, one `JobPrio` and one autocluster, in snapshot order."""
+
+    submitter: str
+    prio: int | float
+    group: int
+    jobs: list[int]
+
+
+@dataclass(slots=True)
+class JobGrouping:
+    """What one pass over the idle jobs finds (see `group_jobs`)."""
+
+    groups: list[JobGroup]
+    attrs: tuple[str, ...]
+    """The significant attributes used."""
+    classes: list[JobClass]
+    """Jobs split by (submitter, JobPrio, group), in order of first appearance."""
+    order_keys: list[tuple[Any, ...]]
+    """Per job, the constant values of `JobPrio` and of the `order` attributes
+    (0 when missing or not constant)."""
+    size: int
+    """How many jobs were grouped."""
+
+    def of_job(self) -> list[int]:
+        """The group index of each job, in input order."""
+        out = [0] * self.size
+        for cls in self.classes:
+            g = cls.group
+            for j in cls.jobs:
+                out[j] = g
+        return out
+
+
+def job_prio(value: object) -> int | float:
+    """A `JobPrio` constant as a number: ints and floats as they are, anything else 0."""
+    t = type(value)
+    if t is int:
+        return value  # type: ignore[return-value]
+    if t is float:
+        return value  # type: ignore[return-value]
+    return 0.0
+
+
+def _getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """`operator.itemgetter` that returns a tuple whatever the number of names."""
+    if len(names) == 1:
+        one = names[0]
+        return lambda table: (table[one],)
+    if not names:
+        return lambda table: ()
+    return operator.itemgetter(*names)
+
+
 def group_jobs(
     jobs: Sequence[Job],
     significant: Iterable[str],
     quantum: int,
     *,
-    constants: Sequence[str] = (),
-) -> tuple[list[JobGroup], list[int], tuple[str, ...], list[tuple[object, ...]]]:
-    """Group idle jobs into autoclusters.
+    order: Sequence[str] = (),
+) -> JobGrouping:
+    """Group idle jobs into autoclusters, and split them by submitter and JobPrio.
 
-    Returns the groups, the group index of each job (in input order), the
-    significant attributes used (the given ones plus what the jobs' own
-    expressions read from the job) and, per job, the constant values of the
-    attributes named in `constants` (0 when missing or not a constant) — read
-    in the same pass because a pass over a million jobs is what a cycle costs.
+    One pass over the jobs does everything a cycle needs per job: the group,
+    the (submitter, JobPrio, group) class, and the constant values of the
+    `order` attributes. A job is looked up by the identity of its significant
+    expression objects (jobs of one submission share them); only the first
+    job with a new combination of objects is compared structurally.
     """
     attrs = set(significant) | set(JOB_ALWAYS)
-    wanted = tuple(name.lower() for name in constants)
+    wanted = ("jobprio", *(name.lower() for name in order))
+    order_of = _getter(wanted)
     while True:
-        order = tuple(sorted(attrs))
+        names = tuple(sorted(attrs))
+        sig = _getter(names)
         tokens = _Tokens()
         tok = tokens.token
         index: dict[tuple[object, ...], int] = {}
-        by_ids: dict[tuple[int, ...], int] = {}
-        of_job: list[int] = []
-        append = of_job.append
-        extras: list[tuple[object, ...]] = []
-        add_extra = extras.append
+        by_ids: dict[tuple[object, ...], tuple[int, Callable[[int], None]]] = {}
+        classes: dict[tuple[str, int | float, int], JobClass] = {}
+        order_keys: list[tuple[Any, ...]] = []
+        add_key = order_keys.append
         reps: list[Job] = []
-        get: Callable[..., Any]
-        cget: Callable[..., Any]
-        for job in jobs:
-            ad = job.ad
+        tables = classad_tables(map(_AD, jobs))
+        for i, (job, (exprs, consts)) in enumerate(zip(jobs, tables, strict=True)):
             try:
-                get = ad._exprs.get
-                cget = ad._consts.get
-            except AttributeError:  # pragma: no cover - another ClassAd implementation
-                get = attribute_table(ad).get
-                cget = constant_table(ad).get
-            if wanted:
-                add_extra(tuple([cget(a, 0) for a in wanted]))
+                values = sig(exprs)
+            except KeyError:
+                values = tuple(map(exprs.get, names))
+            try:
+                keys = order_of(consts)
+            except KeyError:
+                keys = tuple([consts.get(a, 0) for a in wanted])
+            add_key(keys)
+            prio = keys[0]
+            if type(prio) is not int:
+                prio = job_prio(prio)
+            submitter = job.submitter
             # the ads hold these objects for the whole pass, so their ids are stable
-            ids = tuple([id(get(a)) for a in order])
-            gi = by_ids.get(ids)
-            if gi is None:
+            ids = (submitter, prio, *map(id, values))
+            hit = by_ids.get(ids)
+            if hit is None:
                 # first time these very objects are seen: compare structurally
-                key = tuple([tok(get(a)) for a in order])
+                key = tuple([tok(v) for v in values])
                 gi = index.get(key)
                 if gi is None:
                     gi = index[key] = len(reps)
                     reps.append(job)
-                by_ids[ids] = gi
-            append(gi)
+                ck = (submitter, prio, gi)
+                cls = classes.get(ck)
+                if cls is None:
+                    cls = classes[ck] = JobClass(submitter, prio, gi, [])
+                hit = by_ids[ids] = (gi, cls.jobs.append)
+            hit[1](i)
         more = _closure(attrs, tokens)
         if not more:
             break
         attrs |= more
-    counts = Counter(of_job)
+    counts = [0] * len(reps)
+    for cls in classes.values():
+        counts[cls.group] += len(cls.jobs)
     texts: dict[object, str] = {}
 
     def text_of(expr: Expr) -> str:
@@ -257,7 +326,7 @@ def group_jobs(
     groups = [
         JobGroup(
             index=i,
-            key="ac-" + _digest(order, rep.ad, text_of),
+            key="ac-" + _digest(names, rep.ad, text_of),
             rep=rep,
             request=carve.request_of(rep.ad, quantum),
             requirements=rep.ad.lookup("requirements"),
@@ -266,7 +335,10 @@ def group_jobs(
         )
         for i, rep in enumerate(reps)
     ]
-    return groups, of_job, order, extras
+    return JobGrouping(groups, names, list(classes.values()), order_keys, len(jobs))
+
+
+_AD = operator.attrgetter("ad")
 
 
 def group_slots(

@@ -31,14 +31,16 @@ same plan.
 from __future__ import annotations
 
 import math
+import operator
 import random
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from skyflock.classad import ClassAdSyntaxError, Expr, parse
-from skyflock.classad.nodes import Literal
 from skyflock.core import carve, clauses, explain, fairshare, groups
 from skyflock.core.autocluster import (
     SLOT_EXPRESSIONS,
+    JobGrouping,
     SlotGroup,
     distinct_expressions,
     group_jobs,
@@ -49,36 +51,26 @@ from skyflock.core.config import ConfigError, NegotiatorConfig
 from skyflock.core.matchtable import MatchTable
 from skyflock.core.model import (
     NO_GROUP,
+    Job,
     Match,
     Plan,
     Preemption,
     Snapshot,
-    _fast_match_factory,
+    matches_on,
 )
 from skyflock.core.pool import Pool, fit_count, fit_key
 from skyflock.core.preempt import CONTEXT_NAMES, Preemptor
 
 _EPS = 1e-9
-ORDER_ATTRS = ("JobPrio", "QDate", "ClusterId", "ProcId")
-"""Job attributes that order a submitter's jobs (read with the autoclusters)."""
-_make_match = _fast_match_factory()
+ORDER_ATTRS = ("QDate", "ClusterId", "ProcId")
+"""Job attributes that order a submitter's jobs of one JobPrio (read with the autoclusters)."""
+_ID = operator.attrgetter("id")
 
 # why a request stopped (explanations use the same words)
 NO_SLOTS = "no_slots"
 FAIR_SHARE = "fair_share"
 CEILING = "ceiling"
 GROUP_QUOTA = "group_quota"
-
-
-def _number(expr: object, default: float) -> float:
-    if type(expr) is Literal:
-        value = expr.value
-        if type(value) is int or type(value) is float:
-            return float(value)
-        return default
-    if expr is None:
-        return default
-    return default
 
 
 def _sortable(value: object) -> object:
@@ -170,9 +162,8 @@ class _Cycle:
             job_sig |= clauses.names_read(expr)[1] - CONTEXT_NAMES
         for expr, holder in distinct_expressions((s.ad for s in snap.slots), SLOT_EXPRESSIONS):
             job_sig |= clauses.names_read_in(expr, holder)[1]
-        self.job_groups, self.group_of_job, _, self.job_constants = group_jobs(
-            snap.idle, job_sig, config.memory_quantum, constants=ORDER_ATTRS
-        )
+        self.grouping = group_jobs(snap.idle, job_sig, config.memory_quantum, order=ORDER_ATTRS)
+        self.job_groups = self.grouping.groups
         for jg in self.job_groups:
             for job_expr in (jg.requirements, jg.rank):
                 if job_expr is not None:
@@ -226,27 +217,19 @@ class _Cycle:
             submitter(claim.job.submitter).used += self.weight(
                 (claim.cpus, claim.memory, claim.disk, claim.gpus)
             )
-        requests: dict[tuple[str, int, float], Request] = {}
-        group_of_job = self.group_of_job
-        constants = self.job_constants
-        for i, job in enumerate(snap.idle):
-            prio = constants[i][0]
-            if type(prio) is not int:
-                prio = _number(job.ad.lookup("jobprio"), 0.0)
-            key = (job.submitter, group_of_job[i], prio)
-            req = requests.get(key)
-            if req is None:
-                req = requests[key] = Request(job.submitter, group_of_job[i], prio, [])
-            req.jobs.append(i)
-        order_keys = [c[1:] for c in constants]
+        requests = [
+            Request(c.submitter, c.group, c.prio, c.jobs) for c in self.grouping.classes
+        ]
+        order_keys = self.grouping.order_keys
         try:
-            for req in requests.values():
+            for req in requests:
                 req.jobs.sort(key=order_keys.__getitem__)
         except TypeError:  # a QDate, ClusterId or ProcId that is not a number sorts as 0
             order_keys = [tuple(_sortable(x) for x in k) for k in order_keys]
-            for req in requests.values():
+            for req in requests:
+                req.jobs.sort()  # a failed sort leaves the list permuted: ties go by index
                 req.jobs.sort(key=order_keys.__getitem__)
-        for req in requests.values():
+        for req in requests:
             s = submitter(req.submitter)
             s.requests.append(req)
             s.pending += self.weight(self.job_groups[req.ac].request) * len(req.jobs)
@@ -357,6 +340,7 @@ class _Cycle:
         done = 0
         slots = self.snapshot.slots
         idle = self.snapshot.idle
+        extend = self.matches.extend
         again: tuple[int, Resources] | None = None
         while done < n:
             if a in self.exhausted:
@@ -390,13 +374,8 @@ class _Cycle:
             pool.put(g, slot, left)
             again = choice if group.partitionable and not carve.fits(left, need) else None
             w = self.weight(carved)
-            slot_id = slots[slot].id
-            cluster = group.cluster
-            c0, c1, c2, c3 = carved
-            name = s.name
-            add = self.matches.append
-            for j in req.jobs[req.next : req.next + k]:
-                add(_make_match(idle[j].id, slot_id, cluster, c0, c1, c2, c3, name))
+            job_ids = map(_ID, map(idle.__getitem__, req.jobs[req.next : req.next + k]))
+            extend(matches_on(job_ids, slots[slot].id, group.cluster, carved, s.name))
             req.next += k
             done += k
             s.used += w * k
@@ -593,10 +572,7 @@ class _Cycle:
 
     def plan(self, spins: int) -> Plan:
         snap = self.snapshot
-        keys = [jg.key for jg in self.job_groups]
-        autocluster_of = {
-            job.id: keys[g] for job, g in zip(snap.idle, self.group_of_job, strict=True)
-        }
+        autocluster_of = AutoclusterOf(snap.idle, self.grouping)
         waiting: dict[int, dict[str, dict[str, int]]] = {}
         for s in self.submitters.values():
             for req in s.requests:
@@ -632,6 +608,45 @@ class _Cycle:
             submitter_limits=dict(self.limits),
             stats=stats,
         )
+
+
+class AutoclusterOf(Mapping[str, str]):
+    """`Plan.autocluster_of`: idle job id -> autocluster key, built on first use.
+
+    A cycle over a million idle jobs would spend a noticeable part of its
+    time building this dictionary, which the manager reads only to answer
+    `q -analyze`; so the plan keeps the job order and each job's group, and
+    the dictionary is made the first time anyone reads it. Read-only.
+    """
+
+    __slots__ = ("_grouping", "_jobs", "_map")
+
+    def __init__(self, jobs: Sequence[Job], grouping: JobGrouping) -> None:
+        self._jobs = jobs
+        self._grouping = grouping
+        self._map: dict[str, str] | None = None
+
+    def _table(self) -> dict[str, str]:
+        table = self._map
+        if table is None:
+            keys = [g.key for g in self._grouping.groups]
+            table = self._map = {
+                job.id: keys[g]
+                for job, g in zip(self._jobs, self._grouping.of_job(), strict=True)
+            }
+        return table
+
+    def __getitem__(self, job_id: str) -> str:
+        return self._table()[job_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._table()
 
 
 def _emptied(group: SlotGroup) -> SlotGroup:
