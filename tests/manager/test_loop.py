@@ -283,3 +283,29 @@ def test_submit_on_hold_then_qedit_and_release(tmp_path: Path) -> None:
         assert manager.log_path(job, "stdout").read_text() == "two\n"
 
     run_with_manager(tmp_path, body)
+
+
+def test_cluster_macro_names_the_assigned_cluster_and_ads_are_built_lazily(
+    tmp_path: Path,
+) -> None:
+    """The ClusterId is reserved before parsing, so `$(Cluster)` is the id the jobs
+    get, also after an earlier submit used an id; queued jobs carry no ad of their own."""
+
+    async def body(manager: Manager) -> None:
+        await submit(manager, tmp_path, "executable = /bin/true\nrequest_memory = 64 TB\nqueue\n")
+        text = (
+            "executable = /bin/true\nrequest_memory = 64 TB\n"
+            "output = out.$(Cluster).$(Process)\nqueue 3\n"
+        )
+        jobs = await submit(manager, tmp_path, text)
+        live = manager.loop.live.get(jobs[2])  # before any cycle could look at it
+        assert live is not None and not live.ad_built
+        assert live.ad.eval("ProcId") == 2 and live.ad.eval("ClusterId") == 2
+        assert live.ad.eval("Out") == f"out.{jobs[2]}"
+        assert [j.partition(".")[0] for j in jobs] == ["2", "2", "2"]
+        for job_id in jobs:
+            (ad,) = manager.query(ids=[job_id], projection=["Out"])
+            assert ad.eval("Out") == f"out.{job_id}"
+        await manager.remove(constraint="true")
+
+    run_with_manager(tmp_path, body, {**BASE_CONFIG, "negotiator": {"interval": 30}})

@@ -203,3 +203,28 @@ def test_submit_cluster_refuses_an_empty_cluster_or_no_owner(store: Store) -> No
     with pytest.raises(ValueError, match="no Owner"):
         store.jobs.submit_cluster(ClassAd({"Cmd": "/bin/true"}), [{}])
     assert store.jobs.count() == 0
+
+
+@pytest.mark.parametrize("per_proc", [False, True], ids=["whole-cluster", "one-proc"])
+def test_submit_on_hold_is_queued_held_with_code_15(store: Store, per_proc: bool) -> None:
+    template = job_ad("dana")
+    if per_proc:  # only proc 1 says JobStatus = 5
+        procs: list[dict[str, object]] = [{}, {"JobStatus": 5}, {}]
+    else:
+        template["JobStatus"] = 5
+        procs = [{}, {}, {}]
+    ids = store.jobs.submit_cluster(template, procs, now=70).job_ids
+    held_ids = {ids[1]} if per_proc else set(ids)
+    for job_id in ids:
+        rec = store.jobs.get(job_id)
+        assert rec is not None
+        kinds = [(e.kind, e.code) for e in store.events.for_job(job_id)]
+        if job_id in held_ids:
+            assert (rec.status, rec.hold_reason_code) == (5, 15)
+            assert rec.ad.eval("HoldReason") == "submitted on hold"
+            assert kinds == [("submitted", None), ("held", 15)]
+        else:
+            assert (rec.status, rec.hold_reason_code) == (1, None)
+            assert kinds == [("submitted", None)]
+    # a job submitted on hold is released like any held job
+    assert store.jobs.release(sorted(held_ids), now=80).moved == tuple(sorted(held_ids))

@@ -862,7 +862,7 @@ class ManagerLoop:
         releases: list[str] = []
         removes: dict[str, list[str]] = {}
         for job in self.live:
-            if job.substate != NONE or not policy.has_periodic(job.ad):
+            if job.substate != NONE or not policy.has_periodic_attributes(job.has_attribute):
                 continue
             job.ad["CurrentTime"] = int(now)
             job.ad["JobStatus"] = job.status

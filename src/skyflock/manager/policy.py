@@ -23,9 +23,10 @@ Neighbours: `manager.loop` (exit handling and the periodic sweep).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal
+from typing import Final, Literal
 
 from skyflock.classad import UNDEFINED, ClassAd
 
@@ -228,5 +229,13 @@ def periodic_action(ad: ClassAd, status: int) -> PeriodicAction | None:
     return None
 
 
+PERIODIC_ATTRIBUTES: Final = ("PeriodicHold", "PeriodicRelease", "PeriodicRemove")
+
+
 def has_periodic(ad: ClassAd) -> bool:
-    return "PeriodicHold" in ad or "PeriodicRelease" in ad or "PeriodicRemove" in ad
+    return any(name in ad for name in PERIODIC_ATTRIBUTES)
+
+
+def has_periodic_attributes(has: Callable[[str], bool]) -> bool:
+    """`has_periodic` through a lookup that need not build the ad (`LiveJob.has_attribute`)."""
+    return any(has(name) for name in PERIODIC_ATTRIBUTES)

@@ -19,13 +19,12 @@ Neighbours: `api/port.py` (the Protocol this implements), `manager.loop`,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from skyflock.backends.base import ExecutionBackend
 from skyflock.classad import ClassAd, ClassAdSyntaxError, parse
@@ -62,9 +61,9 @@ from skyflock.store import (
     Selection,
     Store,
 )
-from skyflock.submit import SubmitError, parse_submit_with_warnings
+from skyflock.store.submitting import SUBMITTED_ON_HOLD_REASON
+from skyflock.submit import SubmitError, parse_submit_cluster
 
-_CLUSTER_MACRO = re.compile(r"\$\(\s*cluster(?:id)?\s*[):]", re.IGNORECASE)
 Stream = Literal["stdout", "stderr", "events"]
 
 
@@ -81,7 +80,6 @@ class Manager:
         self._given_backends = dict(backends) if backends is not None else None
         self._store: Store | None = None
         self._loop: ManagerLoop | None = None
-        self._next_cluster = 1
         self.recovery: RecoveryReport | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -129,7 +127,6 @@ class Manager:
             self._store.clusters.put(ClusterRecord(name=name, kind=kind, tier=tier))
         self._loop = ManagerLoop(self._store, backends, clusters, self.settings)
         self._loop.load()
-        self._next_cluster = self._first_cluster_guess()
         self.recovery = await recover(self._loop)
         self._loop.start_tasks()
 
@@ -143,18 +140,6 @@ class Manager:
         self._loop = None
         self._store = None
 
-    def _first_cluster_guess(self) -> int:
-        known = [int(job.id.partition(".")[0]) for job in self.loop.live]
-        newest = self.store.history.query(Selection(limit=1))
-        known.extend(r.cluster_id for r in newest)
-        marker = self._counter_file()
-        with contextlib.suppress(OSError, ValueError):
-            known.append(int(marker.read_text().strip()))
-        return max(known, default=0) + 1
-
-    def _counter_file(self) -> Path:
-        return self.settings.data_dir / "last_cluster_id"
-
     # -- submit ------------------------------------------------------------------------------
 
     async def submit(
@@ -166,11 +151,20 @@ class Manager:
         owner: str,
         environ: Mapping[str, str] | None = None,
     ) -> SubmitResult:
-        guess = self._next_cluster
+        """Parse a submit description and queue its jobs as one new cluster.
+
+        The ClusterId is reserved first, so `$(Cluster)` expands to the id the
+        jobs get; a description that fails to parse leaves that id unused (as
+        HTCondor's schedd does). The jobs enter the live queue without a
+        ClassAd each (`LiveJob` builds one when it is first needed).
+        """
+        store = self.store
+        cluster_id = await asyncio.to_thread(store.jobs.new_cluster_id)
         try:
-            parsed = parse_submit_with_warnings(
+            cluster = await asyncio.to_thread(
+                parse_submit_cluster,
                 text,
-                cluster_id=guess,
+                cluster_id=cluster_id,
                 base_dir=base_dir,
                 filename=filename,
                 environ=environ,
@@ -180,16 +174,41 @@ class Manager:
             raise BadInput(str(exc)) from None
         except ClassAdSyntaxError as exc:
             raise BadInput(f"{filename}: {exc}") from None
-        if not parsed.jobs:
+        if len(cluster) == 0:
             raise BadInput(f"{filename}: the submit description queues no jobs")
-        warnings = tuple(str(w) for w in parsed.warnings)
-        result = await self._queue(parsed.jobs, owner=owner, cluster_guess=guess)
-        if result.cluster_id != guess and _CLUSTER_MACRO.search(text):
-            warnings += (
-                f"the job ads were built for cluster {guess} but the store assigned "
-                f"{result.cluster_id}; $(Cluster) expansions name {guess}",
+        warnings = tuple(str(w) for w in cluster.warnings)
+        template = cluster.cluster_ad
+        if "Owner" not in template:
+            template["Owner"] = owner
+        template["ClusterId"] = cluster_id
+        now = time.time()
+        try:
+            submitted = await asyncio.to_thread(
+                store.jobs.submit_cluster, template, cluster.procs, cluster_id=cluster_id, now=now
             )
-        return dataclasses.replace(result, warnings=warnings)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        hot = _HotAttributes(template)
+        live = self.loop.live
+        for job_id, own in zip(submitted.job_ids, cluster.procs, strict=True):
+            submitter, prio, held = hot.of(own)
+            if held:
+                own = {**own, **_SUBMIT_HOLD}
+            live.add(
+                LiveJob(
+                    job_id,
+                    None,
+                    submitter,
+                    HELD if held else IDLE,
+                    "",
+                    now,
+                    prio,
+                    template=template,
+                    own=own,
+                )
+            )
+        self.loop.trigger()
+        return SubmitResult(submitted.cluster_id, submitted.job_ids, warnings)
 
     async def submit_ads(self, ads: Sequence[ClassAd], *, owner: str) -> SubmitResult:
         if not ads:
@@ -201,52 +220,19 @@ class Manager:
             if "Cmd" not in copy:
                 raise BadInput(f"job ad {i}: Cmd (the executable) is required")
             prepared.append(copy)
-        return await self._queue(prepared, owner=owner)
-
-    async def _queue(
-        self, ads: Sequence[ClassAd], *, owner: str, cluster_guess: int | None = None
-    ) -> SubmitResult:
-        """Store the ads as one cluster and add them to the live queue.
-
-        `cluster_guess` is the ClusterId the ads were built with (their ProcIds
-        are 0..N-1 already); when the store assigns it, the ads need no rewrite.
-        """
         now = time.time()
-        for ad in ads:
-            if "Owner" not in ad:
-                ad["Owner"] = owner
         try:
-            submitted = await asyncio.to_thread(self.store.jobs.submit, ads, now=now)
+            submitted = await asyncio.to_thread(self.store.jobs.submit, prepared, now=now)
         except ValueError as exc:
             raise BadInput(str(exc)) from None
-        self._next_cluster = submitted.cluster_id + 1
-        with contextlib.suppress(OSError):
-            self._counter_file().write_text(f"{submitted.cluster_id}\n")
         live = self.loop.live
-        on_hold: list[str] = []
-        cluster_id = submitted.cluster_id
-        hot = _HotAttributes()
-        rewrite = cluster_guess != cluster_id
-        for proc, (job_id, ad) in enumerate(zip(submitted.job_ids, ads, strict=True)):
-            if rewrite:
-                ad["ClusterId"] = cluster_id
-                ad["ProcId"] = proc
-            submitter, prio, held = hot.of(ad)
+        for proc, (job_id, ad) in enumerate(zip(submitted.job_ids, prepared, strict=True)):
+            ad["ClusterId"] = submitted.cluster_id
+            ad["ProcId"] = proc
+            submitter, prio, held = _HotAttributes(ad).of({})
             if held:
-                on_hold.append(job_id)
-            live.add(
-                LiveJob(
-                    id=job_id,
-                    ad=ad,
-                    submitter=submitter,
-                    status=HELD if held else IDLE,
-                    substate="",
-                    q_date=now,
-                    prio=prio,
-                )
-            )
-        if on_hold:  # `hold = true`: the store queues Idle; hold them at once (code 15)
-            await self.loop.hold(on_hold, "submitted on hold", int(HoldCode.SUBMITTED_ON_HOLD))
+                ad.update(_SUBMIT_HOLD)
+            live.add(LiveJob(job_id, ad, submitter, HELD if held else IDLE, "", now, prio))
         self.loop.trigger()
         return SubmitResult(submitted.cluster_id, submitted.job_ids)
 
@@ -579,27 +565,48 @@ class Manager:
         )
 
 
+_SUBMIT_HOLD: Final[Mapping[str, object]] = {
+    "HoldReason": SUBMITTED_ON_HOLD_REASON,
+    "HoldReasonCode": int(HoldCode.SUBMITTED_ON_HOLD),
+    "HoldReasonSubCode": 0,
+}
+"""What the ad of a job submitted on hold says (the store wrote the same)."""
+
+
 class _HotAttributes:
-    """Submitter, JobPrio and submit-on-hold of many ads, evaluated once per distinct
-    expression objects (the procs of one submit share most of them)."""
+    """Submitter, JobPrio and submit-on-hold of the jobs of one submit: read once
+    from the cluster ad, and again only for a job whose own values change them."""
 
-    _NAMES = ("AccountingGroup", "Owner", "JobPrio", "JobStatus")
+    _NAMES = frozenset(
+        n.lower() for n in ("AccountingGroup", "AcctGroup", "Owner", "JobPrio", "JobStatus")
+    )
 
-    def __init__(self) -> None:
-        self._key: tuple[object, ...] | None = None
-        self._value: tuple[str, int, bool] = ("", 0, False)
+    def __init__(self, template: ClassAd) -> None:
+        self._template = template
+        self._shared: tuple[str, int, bool] | None = None
+        self._reads = set(self._NAMES)
+        for name in self._NAMES:
+            expr = template.lookup(name)
+            if expr is not None:
+                self._reads |= expr.internal_refs(template)
 
-    def of(self, ad: ClassAd) -> tuple[str, int, bool]:
-        key = tuple(id(ad.lookup(name)) for name in self._NAMES)
-        if key != self._key:
-            prio = ad.eval("JobPrio")
-            self._value = (
-                submitter_of(ad),
-                prio if isinstance(prio, int) and not isinstance(prio, bool) else 0,
-                ad.eval("JobStatus") == HELD,
-            )
-            self._key = key
-        return self._value
+    def of(self, own: Mapping[str, object]) -> tuple[str, int, bool]:
+        if own and not self._reads.isdisjoint(k.lower() for k in own):
+            ad = self._template.copy()
+            ad.update(own)
+            return self._read(ad)
+        if self._shared is None:
+            self._shared = self._read(self._template)
+        return self._shared
+
+    @staticmethod
+    def _read(ad: ClassAd) -> tuple[str, int, bool]:
+        prio = ad.eval("JobPrio")
+        return (
+            submitter_of(ad),
+            prio if isinstance(prio, int) and not isinstance(prio, bool) else 0,
+            ad.eval("JobStatus") == HELD,
+        )
 
 
 def _project(ad: ClassAd, projection: Sequence[str]) -> ClassAd:

@@ -61,28 +61,106 @@ class ClaimInfo:
     released: bool = False
 
 
-@dataclass(slots=True, eq=False)
 class LiveJob:
-    """A job in the queue as the manager tracks it between store transactions."""
+    """A job in the queue as the manager tracks it between store transactions.
 
-    id: str
-    ad: ClassAd
-    submitter: str
-    status: int
-    substate: str
-    q_date: float
-    prio: int = 0
-    claim: ClaimInfo | None = None
-    started_at: float | None = None
-    num_starts: int = 0
-    completions: int = 0
-    handle: str | None = None
-    job: Job | None = None
-    no_reuse: bool = False
-    """The claim must go back to the negotiator when this run ends (preempted)."""
-    matched: bool = False
-    """Its match to `claim` is committed to the store (it may start)."""
-    run_started: float | None = None
+    Its `ad` is built on first use: a submitted job keeps only the cluster's
+    shared ad (`template`, the same object for every job of the submit) and its
+    own values (`own`), so queueing 100,000 jobs makes no ClassAd per job, and
+    the ads built later share every parsed expression of the template (the
+    negotiator groups jobs by those objects).
+    """
+
+    __slots__ = (
+        "_ad",
+        "claim",
+        "completions",
+        "handle",
+        "id",
+        "job",
+        "matched",
+        "no_reuse",
+        "num_starts",
+        "own",
+        "prio",
+        "q_date",
+        "run_started",
+        "started_at",
+        "status",
+        "submitter",
+        "substate",
+        "template",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        ad: ClassAd | None,
+        submitter: str,
+        status: int,
+        substate: str,
+        q_date: float,
+        prio: int = 0,
+        claim: ClaimInfo | None = None,
+        started_at: float | None = None,
+        num_starts: int = 0,
+        completions: int = 0,
+        handle: str | None = None,
+        *,
+        template: ClassAd | None = None,
+        own: Mapping[str, object] | None = None,
+    ) -> None:
+        if ad is None and template is None:
+            raise ValueError(f"job {id}: give its ad or the template it is built from")
+        self.id = id
+        self._ad = ad
+        self.template = template
+        self.own = own
+        self.submitter = submitter
+        self.status = status
+        self.substate = substate
+        self.q_date = q_date
+        self.prio = prio
+        self.claim = claim
+        self.started_at = started_at
+        self.num_starts = num_starts
+        self.completions = completions
+        self.handle = handle
+        self.job: Job | None = None
+        self.no_reuse = False
+        """The claim must go back to the negotiator when this run ends (preempted)."""
+        self.matched = False
+        """Its match to `claim` is committed to the store (it may start)."""
+        self.run_started: float | None = None
+
+    @property
+    def ad(self) -> ClassAd:
+        ad = self._ad
+        if ad is None:
+            assert self.template is not None
+            ad = self.template.copy()
+            if self.own:
+                for name, value in self.own.items():
+                    ad[name] = value
+            _, _, proc = self.id.partition(".")
+            ad["ProcId"] = int(proc or 0)
+            self._ad = ad
+            self.template = self.own = None
+        return ad
+
+    @property
+    def ad_built(self) -> bool:
+        return self._ad is not None
+
+    def has_attribute(self, name: str) -> bool:
+        """Whether the job's ad has `name`, without building the ad."""
+        if self._ad is not None:
+            return name in self._ad
+        assert self.template is not None
+        if name in self.template:
+            return True
+        low = name.lower()
+        return bool(self.own) and any(k.lower() == low for k in self.own or ())
 
     def core_job(self) -> Job:
         if self.job is None:

@@ -165,6 +165,7 @@ def hot_values(ad: ClassAd, ad_text: str) -> NewJob:
         else None,
         workflow_id=_string(ad, "WorkflowId"),
         step_name=_string(ad, "StepName"),
+        held=ad.eval("JobStatus") == JobStatus.HELD,
     )
 
 

@@ -76,6 +76,8 @@ class NewJob:
     """None: the submit time."""
     workflow_id: str | None = None
     step_name: str | None = None
+    held: bool = False
+    """Its ad says `JobStatus = 5` (submit `hold = true`): queued Held, HoldReasonCode 15."""
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,16 @@ def format_attrs(values: Mapping[str, Any]) -> str:
 
 _HOT_SOURCES: Final = frozenset(
     n.lower()
-    for n in ("Owner", "AccountingGroup", "AcctGroup", "JobPrio", "QDate", "WorkflowId", "StepName")
+    for n in (
+        "Owner",
+        "AccountingGroup",
+        "AcctGroup",
+        "JobPrio",
+        "QDate",
+        "WorkflowId",
+        "StepName",
+        "JobStatus",
+    )
 )
 """Attributes `hot_values` reads (directly; see `_hot_reads`)."""
 
@@ -218,6 +227,7 @@ def _with_text(job: NewJob, text: str) -> NewJob:
         job.q_date,
         job.workflow_id,
         job.step_name,
+        job.held,
     )
 
 

@@ -2,7 +2,8 @@
 
 A submit is one transaction: the ClusterId (the next one, or one reserved
 earlier with `JobQueue.new_cluster_id`), the cluster ad row, one `jobs` row
-per proc and one `submitted` event per job. When every proc has the same hot
+per proc and one `submitted` event per job (plus a `held` event, HoldReasonCode
+15, per job whose ad says `JobStatus = 5`: submit `hold = true`). When every proc has the same hot
 column values (the usual case: no proc overrides Owner, AccountingGroup,
 JobPrio...), the rows are sent with those columns as constants of the
 statement (`engine.bulk_insert_constant`: three values per row instead of
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from sqlalchemy import Connection, Double, String, insert, literal, select, update
+from sqlalchemy import Connection, Double, Integer, String, insert, literal, select, update
 
 from skyflock.store.engine import bulk_insert, bulk_insert_constant
 from skyflock.store.events import EventKind
@@ -44,9 +45,15 @@ _JOB_COLUMNS: Final = (
     "num_job_starts",
     "wall_clock",
     "entered_status_at",
+    "hold_reason",
+    "hold_reason_code",
     "ad",
 )
 _IDLE: Final = int(JobStatus.IDLE)
+_HELD: Final = int(JobStatus.HELD)
+SUBMITTED_ON_HOLD: Final = 15
+"""HTCondor's HoldReasonCode of a job submitted on hold (`hold = true`)."""
+SUBMITTED_ON_HOLD_REASON: Final = "submitted on hold"
 _NONE: Final = Substate.NONE.value
 
 
@@ -103,7 +110,11 @@ def insert_cluster(
             "num_job_starts": 0,
             "wall_clock": 0.0,
             "entered_status_at": when,
+            "hold_reason": SUBMITTED_ON_HOLD_REASON if hot.held else None,
+            "hold_reason_code": SUBMITTED_ON_HOLD if hot.held else None,
         }
+        if hot.held:
+            constants["status"] = _HELD
         rows = list(zip(ids, range(len(texts)), texts, strict=True))
         for part in chunks(rows, INSERT_BATCH):
             bulk_insert_constant(conn, jobs, ("id", "proc_id", "ad"), constants, part)
@@ -113,7 +124,7 @@ def insert_cluster(
                 job_id,
                 cluster_id,
                 proc,
-                _IDLE,
+                _HELD if job.held else _IDLE,
                 _NONE,
                 job.owner,
                 job.submitter,
@@ -125,6 +136,8 @@ def insert_cluster(
                 0,
                 0.0,
                 when,
+                SUBMITTED_ON_HOLD_REASON if job.held else None,
+                SUBMITTED_ON_HOLD if job.held else None,
                 job.ad_text,
             )
             for proc, (job_id, job) in enumerate(zip(ids, hot, strict=True))
@@ -142,4 +155,19 @@ def insert_cluster(
         .order_by(jobs.c.proc_id)
     )
     conn.execute(insert(events).from_select(["job_id", "time", "kind"], new_rows))
+    if hot.held if isinstance(hot, NewJob) else any(job.held for job in hot):
+        held_rows = (
+            select(
+                jobs.c.id,
+                literal(when, Double()),
+                literal(str(EventKind.HELD), String()),
+                literal(SUBMITTED_ON_HOLD, Integer()),
+                literal(SUBMITTED_ON_HOLD_REASON, String()),
+            )
+            .where(jobs.c.cluster_id == cluster_id, jobs.c.status == _HELD)
+            .order_by(jobs.c.proc_id)
+        )
+        conn.execute(
+            insert(events).from_select(["job_id", "time", "kind", "code", "message"], held_rows)
+        )
     return ids
