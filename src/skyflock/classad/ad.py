@@ -22,6 +22,9 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 Form = Literal["new", "old", "json"]
 
+_INT_MIN = -(1 << 63)
+_INT_MAX = (1 << 63) - 1
+
 
 class ClassAd:
     """A ClassAd. `ad[name] = value_or_expr`, `ad.lookup(name)`, `ad.eval(name, target)`."""
@@ -54,18 +57,25 @@ class ClassAd:
 
     # -- the mapping ---------------------------------------------------------
     def __setitem__(self, name: str, value: Any) -> None:
-        if not isinstance(name, str) or not name:
+        if not name or not isinstance(name, str):
             raise KeyError(f"attribute names are non-empty strings, not {name!r}")
-        expr = literal_of(value)
+        # Fast paths for what ads are mostly built from: Python strings and
+        # numbers (one Literal node each) and already-parsed expressions.
+        t = type(value)
         key = name.lower()
-        self._names.pop(key, None)  # re-spell on re-assignment
-        self._names[key] = name
-        self._exprs[key] = expr
-        self._code.pop(key, None)
-        if type(expr) is LiteralNode:
-            self._consts[key] = expr.value
+        if t is str or t is float or t is bool or (t is int and _INT_MIN <= value <= _INT_MAX):
+            self._consts[key] = value
+            expr: Expr = LiteralNode(value)
         else:
-            self._consts.pop(key, None)
+            expr = value if isinstance(value, Expr) else literal_of(value)
+            if type(expr) is LiteralNode:
+                self._consts[key] = expr.value
+            else:
+                self._consts.pop(key, None)
+        self._names[key] = name  # a re-assignment re-spells the name
+        self._exprs[key] = expr
+        if self._code:
+            self._code.pop(key, None)
 
     def __delitem__(self, name: str) -> None:
         key = name.lower()

@@ -62,15 +62,21 @@ def _escape_value(m: re.Match[str]) -> str:
     return _ESCAPES.get(esc, esc)
 
 
+# Blanks and comments, then one token: a single match per token. Strings use
+# the unrolled form `"[^"\\]*(?:\\.[^"\\]*)*"` (no alternation per character).
+_SKIP: Final = re.compile(r"(?:[ \t\r\n\f\v]+|//[^\n]*|/\*.*?\*/)*", re.S)
 _TOKEN: Final = re.compile(
     r"""
-    (?P<skip>(?:[ \t\r\n\f\v]+|//[^\n]*|/\*.*?\*/)+)
+    (?:[ \t\r\n\f\v]+|//[^\n]*|/\*.*?\*/)*
+    (?:
+     (?P<name>[A-Za-z_][A-Za-z0-9_]*)
     |(?P<real>(?:\d+\.\d+|\.\d+)(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)
     |(?P<int>\d+)
-    |(?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    |(?P<string>"(?:[^"\\]|\\.)*")
-    |(?P<qname>'(?:[^'\\]|\\.)*')
     |(?P<op>=\?=|=!=|>>>|<<|>>|<=|>=|==|!=|&&|\|\||[-+*%<>=!~&|^?:()\[\]{},;.]|/(?![*/]))
+    |(?P<string>"[^"\\]*(?:\\.[^"\\]*)*")
+    |(?P<qname>'[^'\\]*(?:\\.[^'\\]*)*')
+    |(?P<end>\Z)
+    )
     """,
     re.S | re.X,
 )
@@ -81,51 +87,57 @@ def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     append = tokens.append
     match = _TOKEN.match
+    keywords = KEYWORDS
     i = 0
     n = len(text)
-    while i < n:
+    while True:
         m = match(text, i)
         if m is None:
-            _lex_error(text, i)
+            _lex_error(text, _SKIP.match(text, i).end())  # type: ignore[union-attr]
         kind = m.lastgroup
-        end = m.end()
-        word = m.group()
-        if kind == "skip":
-            pass
-        elif kind == "op":
-            append(Token(OP, word, word, i))
-        elif kind == "name":
+        i = m.end()
+        if kind == "name":
+            word = m.group(kind)
             lower = word.lower()
-            if lower in KEYWORDS:
-                append(Token(lower, word, None, i))
+            if lower in keywords:
+                append(Token(lower, word, None, m.start(kind)))
             else:
-                append(Token(NAME, word, word, i))
+                append(Token(NAME, word, word, m.start(kind)))
+        elif kind == "op":
+            word = m.group(kind)
+            append(Token(OP, word, word, m.start(kind)))
+        elif kind == "string":
+            word = m.group(kind)
+            body = word[1:-1]
+            value = unescape(body) if "\\" in body else body
+            append(Token(STRING, word, value, m.start(kind)))
         elif kind == "int" or kind == "real":
-            if end < n and (text[end].isalnum() or text[end] == "_" or text[end] == "."):
-                if kind == "int" and text[end] == ".":
+            word = m.group(kind)
+            start = m.start(kind)
+            if i < n and (text[i].isalnum() or text[i] == "_" or text[i] == "."):
+                if kind == "int" and text[i] == ".":
                     pass  # `1.x` is a selection from 1; the parser decides
-                elif text[end] in "eE":
-                    raise ClassAdSyntaxError.at("malformed exponent in number", text, end)
+                elif text[i] in "eE":
+                    raise ClassAdSyntaxError.at("malformed exponent in number", text, i)
                 else:
-                    raise ClassAdSyntaxError.at("malformed number", text, i)
+                    raise ClassAdSyntaxError.at("malformed number", text, start)
             if kind == "real":
-                append(Token(REAL, word, float(word), i))
+                append(Token(REAL, word, float(word), start))
             else:
                 number = int(word)
                 if number > INT64_MAX + 1 or (number > INT64_MAX and not _negated(tokens)):
-                    raise ClassAdSyntaxError.at("integer does not fit in 64 bits", text, i)
-                append(Token(INT, word, number, i))
-        elif kind == "string":
-            body = word[1:-1]
-            value = unescape(body) if "\\" in body else body
-            append(Token(STRING, word, value, i))
-        else:  # qname
+                    raise ClassAdSyntaxError.at("integer does not fit in 64 bits", text, start)
+                append(Token(INT, word, number, start))
+        elif kind == "qname":
+            word = m.group(kind)
+            start = m.start(kind)
             body = word[1:-1]
             value = unescape(body) if "\\" in body else body
             if not value:
-                raise ClassAdSyntaxError.at("empty quoted attribute name", text, i)
-            append(Token(NAME, word, value, i, quoted=True))
-        i = end
+                raise ClassAdSyntaxError.at("empty quoted attribute name", text, start)
+            append(Token(NAME, word, value, start, quoted=True))
+        else:  # end of text
+            break
     append(Token(EOF, "", None, n))
     return tokens
 

@@ -111,7 +111,8 @@ class Literal(Expr):
     _fields = ("value",)
 
     def __init__(self, value: bool | int | float | str | Undefined | Error) -> None:
-        super().__init__()
+        # (Expr.__init__ inlined: ads build a literal per attribute set from Python.)
+        self._compiled = None
         self.value = value
 
     def __eq__(self, other: object) -> bool:

@@ -36,28 +36,26 @@ from skyflock.classad.values import ERROR, UNDEFINED
 _POSTFIX: Final = 12
 _IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _STRING_ESCAPES: Final = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+# Other control characters print as octal escapes.
+_CONTROL: Final = {c: f"\\{c:03o}" for c in (*range(32), 127)}
+_STRING_TABLE: Final = {**_CONTROL, **{ord(k): v for k, v in _STRING_ESCAPES.items()}}
+_NAME_TABLE: Final = {**_CONTROL, **{ord(k): v for k, v in _STRING_ESCAPES.items() if k != '"'}}
+_NAME_TABLE[ord("'")] = "\\'"
+_NEEDS_ESCAPE: Final = re.compile(r'[\x00-\x1f\x7f"\\]')
 
 
 def quote_string(s: str) -> str:
     """A ClassAd string literal for `s`."""
-    out = ['"']
-    for ch in s:
-        esc = _STRING_ESCAPES.get(ch)
-        if esc is not None:
-            out.append(esc)
-        elif ord(ch) < 32 or ord(ch) == 127:
-            out.append(f"\\{ord(ch):03o}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    if _NEEDS_ESCAPE.search(s) is None:
+        return '"' + s + '"'
+    return '"' + s.translate(_STRING_TABLE) + '"'
 
 
 def quote_name(name: str) -> str:
     """An attribute name as written in source: bare when possible, else 'quoted'."""
     if _IDENT.match(name) and name.lower() not in KEYWORDS:
         return name
-    return "'" + name.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return "'" + name.translate(_NAME_TABLE) + "'"
 
 
 def format_real(x: float) -> str:
