@@ -128,16 +128,55 @@ def distinct_expressions(
     seen: set[Expr] = set()
     out: list[tuple[Expr, ClassAd]] = []
     keep: list[Expr] = []
-    for ad in ads:
-        for name in names:
-            expr = ad.lookup(name)
-            if expr is None or type(expr) is Literal or id(expr) in seen_ids:
+    keys = tuple(name.lower() for name in names)
+    ads = list(ads)
+    for ad, (exprs, _) in zip(ads, classad_tables(ads), strict=True):
+        for expr in map(exprs.get, keys):
+            if expr is None or id(expr) in seen_ids or type(expr) is Literal:
                 continue
             seen_ids.add(id(expr))
             keep.append(expr)
             if expr not in seen:
                 seen.add(expr)
                 out.append((expr, ad))
+    return out
+
+
+def defined_by_all(ads: Iterable[ClassAd], names: Iterable[str]) -> set[str]:
+    """Which of the (lower-case) names every ad defines."""
+    left = set(names)
+    for exprs, _ in classad_tables(ads):
+        if not left:
+            break
+        left = {n for n in left if n in exprs}
+    return left
+
+
+def remaining_all(ads: Sequence[ClassAd]) -> list[Resources]:
+    """`carve.remaining_of` of every ad, reading constant non-negative ints directly."""
+    get = operator.itemgetter(*carve.RESOURCE_ATTRS)
+    out: list[Resources] = []
+    add = out.append
+    for ad, (_, consts) in zip(ads, classad_tables(ads), strict=True):
+        try:
+            res = get(consts)
+        except KeyError:
+            add(carve.remaining_of(ad))
+            continue
+        c, m, d, g = res
+        if (
+            type(c) is int
+            and type(m) is int
+            and type(d) is int
+            and type(g) is int
+            and c >= 0
+            and m >= 0
+            and d >= 0
+            and g >= 0
+        ):
+            add(res)
+        else:
+            add(carve.remaining_of(ad))
     return out
 
 
@@ -342,11 +381,19 @@ _AD = operator.attrgetter("ad")
 
 
 def group_slots(
-    slots: Sequence[Slot], significant: Iterable[str]
+    slots: Sequence[Slot],
+    significant: Iterable[str],
+    own: Sequence[tuple[Expr, ClassAd]] | None = None,
 ) -> tuple[list[SlotGroup], tuple[str, ...]]:
-    """Group slots by their significant attributes (remaining resources excluded)."""
+    """Group slots by their significant attributes (remaining resources excluded).
+
+    `own` is `distinct_expressions(slot ads, SLOT_EXPRESSIONS)` when the caller
+    has it already.
+    """
     attrs = (set(significant) | set(SLOT_ALWAYS)) - set(carve.RESOURCE_ATTRS)
-    for expr, _holder in distinct_expressions((s.ad for s in slots), SLOT_EXPRESSIONS):
+    if own is None:
+        own = distinct_expressions((s.ad for s in slots), SLOT_EXPRESSIONS)
+    for expr, _holder in own:
         attrs |= names_read(expr)[0]
     attrs -= set(carve.RESOURCE_ATTRS)
     while True:
@@ -355,12 +402,39 @@ def group_slots(
         tok = tokens.token
         index: dict[tuple[object, ...], int] = {}
         groups: list[SlotGroup] = []
-        for i, slot in enumerate(slots):
-            consts = constant_table(slot.ad)
-            get = attribute_table(slot.ad).get
+        # A fast key per slot: the values of the attributes that are constants in
+        # the first slot (and their types), and for the others the token of their
+        # expression object when it has been seen (absent counts as seen). A slot
+        # that differs in which attributes are constants, or holds an expression
+        # object not seen yet, misses and is keyed structurally.
+        known = tokens.by_id
+        known[id(None)] = -1
+        fast: dict[tuple[object, ...], int] = {}
+        ads = [slot.ad for slot in slots]
+        first = next(iter(classad_tables(ads[:1])), ({}, {}))[1]
+        const_names = tuple(a for a in order if a in first)
+        other_names = tuple(a for a in order if a not in first)
+        get_const = _getter(const_names)
+        for i, (slot, (exprs, consts)) in enumerate(zip(slots, classad_tables(ads), strict=True)):
+            try:
+                values = get_const(consts)
+            except KeyError:
+                fkey = None
+            else:
+                held = tuple(map(exprs.get, other_names))
+                fkey = (
+                    slot.partitionable,
+                    values,
+                    tuple(map(type, values)),
+                    tuple(map(known.get, map(id, held))),
+                )
+                gi = fast.get(fkey)
+                if gi is not None:
+                    groups[gi].slots.append(i)
+                    continue
             key = (
                 slot.partitionable,
-                *[_const_token(consts[a]) if a in consts else tok(get(a)) for a in order],
+                *[_const_token(consts[a]) if a in consts else tok(exprs.get(a)) for a in order],
             )
             gi = index.get(key)
             if gi is None:
@@ -376,6 +450,10 @@ def group_slots(
                     )
                 )
             groups[gi].slots.append(i)
+            if fkey is not None:
+                toks = tuple(map(known.get, map(id, held)))
+                if None not in toks:  # a constant among the others: no fast key
+                    fast[(*fkey[:3], toks)] = gi
         more = _closure(attrs, tokens) - set(carve.RESOURCE_ATTRS)
         if not more:
             break

@@ -42,9 +42,11 @@ from skyflock.core.autocluster import (
     SLOT_EXPRESSIONS,
     JobGrouping,
     SlotGroup,
+    defined_by_all,
     distinct_expressions,
     group_jobs,
     group_slots,
+    remaining_all,
 )
 from skyflock.core.carve import Resources
 from skyflock.core.config import ConfigError, NegotiatorConfig
@@ -153,14 +155,13 @@ class _Cycle:
         for expr in (self.pre, self.post):
             # an unscoped name every slot defines is read from the slot (MY) only
             mine, theirs = clauses.names_read(expr)
-            job_sig |= {
-                n for n in theirs if n not in mine or not all(n in s.ad for s in snap.slots)
-            }
+            job_sig |= theirs - (mine & defined_by_all((s.ad for s in snap.slots), theirs))
             slot_sig |= mine
         for expr in (self.preempt_req, self.preempt_rank):
             # MY is the preemption context, built from real slot ads: only TARGET matters
             job_sig |= clauses.names_read(expr)[1] - CONTEXT_NAMES
-        for expr, holder in distinct_expressions((s.ad for s in snap.slots), SLOT_EXPRESSIONS):
+        own = distinct_expressions((s.ad for s in snap.slots), SLOT_EXPRESSIONS)
+        for expr, holder in own:
             job_sig |= clauses.names_read_in(expr, holder)[1]
         self.grouping = group_jobs(snap.idle, job_sig, config.memory_quantum, order=ORDER_ATTRS)
         self.job_groups = self.grouping.groups
@@ -168,7 +169,7 @@ class _Cycle:
             for job_expr in (jg.requirements, jg.rank):
                 if job_expr is not None:
                     slot_sig |= clauses.names_read_in(job_expr, jg.rep.ad)[1]
-        self.slot_groups, _ = group_slots(snap.slots, slot_sig)
+        self.slot_groups, _ = group_slots(snap.slots, slot_sig, own)
         self.usable = [self._cluster_ok(g.cluster) for g in self.slot_groups]
         tainted = clauses.resource_dependent(g.rep.ad for g in self.slot_groups)
         self.table = MatchTable(
@@ -178,7 +179,7 @@ class _Cycle:
             post_job_rank=self.post,
             tainted=tainted,
         )
-        remaining = [carve.remaining_of(s.ad) for s in snap.slots]
+        remaining = remaining_all([s.ad for s in snap.slots])
         self.slot_group_of = [0] * len(snap.slots)
         for g in self.slot_groups:
             for i in g.slots:
@@ -217,9 +218,7 @@ class _Cycle:
             submitter(claim.job.submitter).used += self.weight(
                 (claim.cpus, claim.memory, claim.disk, claim.gpus)
             )
-        requests = [
-            Request(c.submitter, c.group, c.prio, c.jobs) for c in self.grouping.classes
-        ]
+        requests = [Request(c.submitter, c.group, c.prio, c.jobs) for c in self.grouping.classes]
         order_keys = self.grouping.order_keys
         try:
             for req in requests:
@@ -631,8 +630,7 @@ class AutoclusterOf(Mapping[str, str]):
         if table is None:
             keys = [g.key for g in self._grouping.groups]
             table = self._map = {
-                job.id: keys[g]
-                for job, g in zip(self._jobs, self._grouping.of_job(), strict=True)
+                job.id: keys[g] for job, g in zip(self._jobs, self._grouping.of_job(), strict=True)
             }
         return table
 
