@@ -28,12 +28,12 @@ from skyflock.store import Store
 JOBS = 100
 SUBMIT = """\
 executable = /bin/sh
-arguments = "-c 'echo run >> out/$(Process).txt; sleep 0.1'"
+arguments = "-c 'echo run >> out/$(Process).txt; sleep 0.03'"
 queue {jobs}
 """
 CONFIG = """\
 [negotiator]
-interval = 0.5
+interval = 0.2
 [clusters.local]
 cpus = 2
 memory = 4096
@@ -115,7 +115,7 @@ def test_sigkill_while_jobs_run_loses_none_and_runs_none_twice(tmp_path: Path) -
             queue = httpx.get(f"{url}/api/jobs", params={"limit": 1}, timeout=10).json()
             if not queue["ads"]:
                 break
-            time.sleep(0.25)
+            time.sleep(0.1)
         else:
             raise AssertionError("the queue did not drain after the restart")
     finally:

@@ -193,3 +193,22 @@ def test_periodic_hold_reason_and_subcode() -> None:
     ad = expr_ad('[PeriodicHold = true; PeriodicHoldReason = "too long"; PeriodicHoldSubCode = 4]')
     action = policy.periodic_action(ad, 2)
     assert action == policy.Hold(3, "too long", 4)
+
+
+def test_importing_the_settings_loads_neither_the_database_nor_the_loop() -> None:
+    """The CLI reads DEFAULT_HOST/PORT/DATA_DIR from the settings module; that import
+    must stay light (the package's names load lazily)."""
+    import subprocess
+    import sys
+
+    heavy = ("sqlalchemy", "alembic", "skyflock.store", "skyflock.manager.loop", "uvicorn")
+    code = (
+        "import sys, skyflock.manager.settings as s; "
+        f"print([m for m in {heavy!r} if m in sys.modules], s.DEFAULT_PORT)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "8642"]
+    import skyflock.manager as package
+
+    assert package.Manager.__name__ == "Manager"
+    assert "Manager" in dir(package)

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 
 from skyflock.store import Store, StoreConfigError, database_url
 from skyflock.store.engine import make_engine
-from skyflock.store.migrations import current_revision, head_revision, upgrade_to_head
+from skyflock.store.migrations import HEAD, current_revision, head_revision, upgrade_to_head
 from skyflock.store.schema import metadata
 
 
@@ -71,3 +71,7 @@ def test_store_open_migrates_and_uses_the_environment(
         assert store.jobs.count() == 0
         assert current_revision(store.engine) == head_revision()
     assert not (tmp_path / "unused").exists()
+
+
+def test_head_constant_is_the_newest_script() -> None:
+    assert head_revision() == HEAD
