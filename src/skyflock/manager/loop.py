@@ -86,7 +86,7 @@ from skyflock.manager.snapshot import (
     slot_id_of,
 )
 from skyflock.manager.supervise import exit_record_path, supervised
-from skyflock.store import LogEntry, Store
+from skyflock.store import JobBatch, LogEntry, Store
 
 log = logging.getLogger(__name__)
 
@@ -813,35 +813,29 @@ class ManagerLoop:
         self._changed.set()
 
     def _write(self, batch: _Batch, now: float) -> tuple[str, ...]:
-        """The store transactions of one flush (runs in a worker thread)."""
-        jobs = self.store.jobs
-        if batch.started:
-            _warn(jobs.start(list(batch.started), handles=batch.started, now=now))
-        if batch.logs:
-            self.store.logs.record(batch.logs, now=now)
-        if batch.completed:
-            done = jobs.complete(batch.completed, now=now)
-            _warn(done)
-            self.stats.completed += len(done.moved)
-        for reason, codes in batch.retried.items():
-            _warn(jobs.retry(codes, reason, now=now))
-        for (reason, code, subcode), ids in batch.held.items():
-            held = jobs.hold(ids, reason, code, subcode, now=now)
-            _warn(held)
-            _warn(jobs.vacated(list(held.moved), now=now))
-        for reason, ids in batch.evicted.items():
-            _warn(jobs.evict(ids, reason, now=now))
-        for reason, ids in batch.unmatched.items():
-            _warn(jobs.unmatch(ids, reason, now=now))
-        if batch.vacated:
-            _warn(jobs.vacated(batch.vacated, now=now))
+        """The one store transaction of a flush (runs in a worker thread)."""
+        done = self.store.jobs.apply(
+            JobBatch(
+                started=batch.started,
+                logs=batch.logs,
+                completed=batch.completed,
+                retried=batch.retried,
+                held=batch.held,
+                evicted=batch.evicted,
+                unmatched=batch.unmatched,
+                vacated=batch.vacated,
+                matches=batch.matches,
+            ),
+            now=now,
+        )
+        for action, job_id, message in done.refused:
+            log.warning("store refused %s of job %s: %s", action, job_id, message)
+        self.stats.completed += len(done.moved("complete"))
         if self.settings.exit_records:
             for job_id, run in batch.runs.items():
                 with contextlib.suppress(OSError):
                     os.unlink(exit_record_path(self.run_dir, job_id, run))
-        if batch.matches:
-            return jobs.match(batch.matches, now=now).moved
-        return ()
+        return done.moved("match")
 
     # -- periodic policy ---------------------------------------------------------------------
 

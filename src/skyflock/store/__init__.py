@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from skyflock.store.accounting import KEEP, Accounting, SubmitterSettings
+from skyflock.store.batch import BatchResult, JobBatch
 from skyflock.store.clusters import (
     ClusterKind,
     ClusterRecord,
@@ -55,6 +56,7 @@ from skyflock.store.selection import Selection
 __all__ = [
     "KEEP",
     "Accounting",
+    "BatchResult",
     "ClusterKind",
     "ClusterRecord",
     "Clusters",
@@ -63,6 +65,7 @@ __all__ = [
     "EventRecord",
     "History",
     "IllegalTransition",
+    "JobBatch",
     "JobQueue",
     "JobRecord",
     "JobStatus",

@@ -39,8 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, func, select
 
+from skyflock.store.batch import BatchResult, JobBatch
 from skyflock.store.engine import read_options
 from skyflock.store.events import EventKind, event_row
+from skyflock.store.logs import LogIndex
 from skyflock.store.records import (
     JobRecord,
     JobStatus,
@@ -79,8 +81,41 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 class JobQueue:
     """The queue of jobs not yet finished. Thread-safe; every method is one transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, conn: Connection | None = None) -> None:
         self._engine = engine
+        self._target: Engine | Connection = engine if conn is None else conn
+        """Where transitions run: the engine (a transaction each), or the
+        connection of the one transaction `apply` holds."""
+
+    def apply(self, batch: JobBatch, *, now: float | None = None) -> BatchResult:
+        """Commit every transition of `batch`, and its log index rows, in ONE
+        transaction (see `store.batch`); refusals are reported, never raised."""
+        when = now_or_clock(now)
+        out: list[TransitionResult] = []
+        with self._engine.begin() as conn:
+            q = JobQueue(self._engine, conn)
+            if batch.started:
+                out.append(q.start(list(batch.started), handles=batch.started, now=when))
+            if batch.logs:
+                LogIndex.record_on(conn, batch.logs, when)
+            if batch.completed:
+                out.append(q.complete(batch.completed, now=when))
+            for reason, codes in batch.retried.items():
+                out.append(q.retry(codes, reason, now=when))
+            for (reason, code, subcode), ids in batch.held.items():
+                held = q.hold(ids, reason, code, subcode, now=when)
+                out.append(held)
+                if held.moved:
+                    out.append(q.vacated(list(held.moved), now=when))
+            for reason, ids in batch.evicted.items():
+                out.append(q.evict(ids, reason, now=when))
+            for reason, ids in batch.unmatched.items():
+                out.append(q.unmatch(ids, reason, now=when))
+            if batch.vacated:
+                out.append(q.vacated(batch.vacated, now=when))
+            if batch.matches:
+                out.append(q.match(batch.matches, now=when))
+        return BatchResult(tuple(out))
 
     # ------------------------------------------------------------------ submit
 
@@ -190,7 +225,7 @@ class JobQueue:
             for job_id, m in by_job.items()
         }
         return run_transition(
-            self._engine,
+            self._target,
             "match",
             list(by_job),
             [Move(frozenset({(IDLE, NONE)}), IDLE, DISPATCHING)],
@@ -218,7 +253,7 @@ class JobQueue:
     ) -> TransitionResult:
         """A dispatch failed before the job started: the job waits for a new match."""
         return run_transition(
-            self._engine,
+            self._target,
             "unmatch",
             job_ids,
             [Move(frozenset({(IDLE, DISPATCHING)}), IDLE, NONE)],
@@ -247,7 +282,7 @@ class JobQueue:
         if handles is not None:
             per_row = {job_id: {"handle": handles.get(job_id)} for job_id in job_ids}
         return run_transition(
-            self._engine,
+            self._target,
             "start",
             job_ids,
             [Move(frozenset({(IDLE, DISPATCHING)}), RUNNING, NONE)],
@@ -276,7 +311,7 @@ class JobQueue:
     ) -> TransitionResult:
         """Running jobs are to be vacated (for priority or rank); they stay Running meanwhile."""
         return run_transition(
-            self._engine,
+            self._target,
             "preempt",
             job_ids,
             [Move(frozenset({(RUNNING, NONE)}), RUNNING, VACATING)],
@@ -297,7 +332,7 @@ class JobQueue:
         """Running jobs stopped without finishing (vacated, cluster lost): back to Idle."""
         when = now_or_clock(now)
         return run_transition(
-            self._engine,
+            self._target,
             "evict",
             job_ids,
             [Move(RUNNING_ANY, IDLE, NONE)],
@@ -319,7 +354,7 @@ class JobQueue:
         """Running jobs exited and will run again (max_retries not reached): back to Idle."""
         when = now_or_clock(now)
         return run_transition(
-            self._engine,
+            self._target,
             "retry",
             list(exit_codes),
             [Move(RUNNING_ANY, IDLE, NONE)],
@@ -349,7 +384,7 @@ class JobQueue:
         """Running jobs finished with these exit codes: Completed, moved to the history."""
         when = now_or_clock(now)
         return run_transition(
-            self._engine,
+            self._target,
             "complete",
             list(exit_codes),
             [Move(RUNNING_ANY, COMPLETED, NONE, archive=True)],
@@ -381,7 +416,7 @@ class JobQueue:
         """Hold jobs with HTCondor's HoldReasonCode; a running one must then be vacated."""
         when = now_or_clock(now)
         return run_transition(
-            self._engine,
+            self._target,
             "hold",
             job_ids,
             [
@@ -405,7 +440,7 @@ class JobQueue:
     ) -> TransitionResult:
         """Held jobs (whose process, if any, has stopped) go back to Idle."""
         return run_transition(
-            self._engine,
+            self._target,
             "release",
             job_ids,
             [Move(frozenset({(HELD, NONE)}), IDLE, NONE)],
@@ -428,7 +463,7 @@ class JobQueue:
         stay Removed/vacating until `vacated` says their process is gone."""
         when = now_or_clock(now)
         return run_transition(
-            self._engine,
+            self._target,
             "remove",
             job_ids,
             [
@@ -447,7 +482,7 @@ class JobQueue:
     ) -> TransitionResult:
         """The process of a held or removed job is gone (removed jobs go to the history)."""
         return run_transition(
-            self._engine,
+            self._target,
             "vacated",
             job_ids,
             [
@@ -507,7 +542,7 @@ class JobQueue:
 
         summary = "; ".join(f"{name} = {text}" for name, text in changes.items())
         return run_transition(
-            self._engine,
+            self._target,
             "edit",
             job_ids,
             [Move(IN_QUEUE, None, None)],

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from skyflock.store.engine import read_options, upsert
 from skyflock.store.schema import job_logs
@@ -51,28 +51,17 @@ class LogIndex:
 
         Raises ValueError naming the entry when its stream is unknown.
         """
-        when = time.time() if now is None else now
-        streams = {s.value for s in Stream}
-        rows = []
-        for entry in entries:
-            if entry.stream not in streams:
-                raise ValueError(
-                    f"log of job {entry.job_id}: unknown stream {entry.stream!r} "
-                    f"(one of {sorted(streams)})"
-                )
-            rows.append(
-                {
-                    "job_id": entry.job_id,
-                    "stream": str(entry.stream),
-                    "path": entry.path,
-                    "size": int(entry.size),
-                    "cluster_name": entry.cluster_name,
-                    "updated_at": when if entry.updated_at is None else entry.updated_at,
-                }
-            )
+        rows = log_rows(entries, now)
         if rows:
             with self._engine.begin() as conn:
                 upsert(conn, job_logs, rows, keys=("job_id", "stream"))
+
+    @staticmethod
+    def record_on(conn: Connection, entries: Sequence[LogEntry], now: float) -> None:
+        """`record` inside a transaction the caller holds (`JobQueue.apply`)."""
+        rows = log_rows(entries, now)
+        if rows:
+            upsert(conn, job_logs, rows, keys=("job_id", "stream"))
 
     def for_job(self, job_id: str) -> list[LogEntry]:
         """The job's log files, stdout, stderr, events order."""
@@ -84,3 +73,27 @@ class LogIndex:
 
     def get(self, job_id: str, stream: str) -> LogEntry | None:
         return next((e for e in self.for_job(job_id) if e.stream == stream), None)
+
+
+def log_rows(entries: Sequence[LogEntry], now: float | None) -> list[dict[str, object]]:
+    """The `job_logs` rows of `entries`; ValueError naming an entry of an unknown stream."""
+    when = time.time() if now is None else now
+    streams = {s.value for s in Stream}
+    rows: list[dict[str, object]] = []
+    for entry in entries:
+        if entry.stream not in streams:
+            raise ValueError(
+                f"log of job {entry.job_id}: unknown stream {entry.stream!r} "
+                f"(one of {sorted(streams)})"
+            )
+        rows.append(
+            {
+                "job_id": entry.job_id,
+                "stream": str(entry.stream),
+                "path": entry.path,
+                "size": int(entry.size),
+                "cluster_name": entry.cluster_name,
+                "updated_at": when if entry.updated_at is None else entry.updated_at,
+            }
+        )
+    return rows

@@ -14,6 +14,7 @@ rows written), `store.schema` (the tables).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -95,7 +96,7 @@ def now_or_clock(now: float | None) -> float:
 
 
 def run_transition(
-    engine: Engine,
+    engine: Engine | Connection,
     action: str,
     job_ids: Iterable[str],
     moves: Sequence[Move],
@@ -109,7 +110,9 @@ def run_transition(
 ) -> TransitionResult:
     when = now_or_clock(now)
     wanted = unique(job_ids)
-    with engine.begin() as conn:
+    # A Connection: a transaction the caller holds (`JobQueue.apply` runs several).
+    scope = engine.begin() if isinstance(engine, Engine) else contextlib.nullcontext(engine)
+    with scope as conn:
         current = _lock(conn, wanted)
         groups: dict[int, list[str]] = {}
         refused: list[Refusal] = []
@@ -180,19 +183,21 @@ def leave_running(when: float) -> dict[str, Any]:
     }
 
 
+_LOCK: Final = (
+    select(jobs.c.id, jobs.c.status, jobs.c.substate, jobs.c.cluster_name, jobs.c.slot_id)
+    .where(jobs.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(jobs.c.id)
+    .with_for_update()
+)
+"""Built once: a statement object SQLAlchemy need not build and hash again per call."""
+
+
 def _lock(conn: Connection, ids: Sequence[str]) -> dict[str, Current]:
     """The current state of these jobs, with their rows locked (PostgreSQL) or the
     database write-locked (SQLite's BEGIN IMMEDIATE) until the transaction ends."""
     found: dict[str, Current] = {}
-    c = jobs.c
     for part in chunks(ids):
-        stmt = (
-            select(c.id, c.status, c.substate, c.cluster_name, c.slot_id)
-            .where(c.id.in_(part))
-            .order_by(c.id)
-            .with_for_update()
-        )
-        for row in conn.execute(stmt):
+        for row in conn.execute(_LOCK, {"ids": list(part)}):
             found[row.id] = Current(row.status, row.substate, row.cluster_name, row.slot_id)
     return found
 
@@ -256,10 +261,15 @@ def _apply(
 def _archive(conn: Connection, ids: Sequence[str]) -> None:
     """Move these rows from the queue to the history (same transaction)."""
     for part in chunks(ids):
-        conn.execute(
-            insert(history).from_select(
-                list(JOB_COLUMNS),
-                select(*[jobs.c[n] for n in JOB_COLUMNS]).where(jobs.c.id.in_(part)),
-            )
-        )
-        conn.execute(delete(jobs).where(jobs.c.id.in_(part)))
+        params = {"ids": list(part)}
+        conn.execute(_TO_HISTORY, params)
+        conn.execute(_FROM_QUEUE, params)
+
+
+_TO_HISTORY: Final = insert(history).from_select(
+    list(JOB_COLUMNS),
+    select(*[jobs.c[n] for n in JOB_COLUMNS]).where(
+        jobs.c.id.in_(bindparam("ids", expanding=True))
+    ),
+)
+_FROM_QUEUE: Final = delete(jobs).where(jobs.c.id.in_(bindparam("ids", expanding=True)))
