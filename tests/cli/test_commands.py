@@ -184,7 +184,11 @@ def test_userprio_set_and_get(server: ServerProcess, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(f"Set factor 7, ceiling 1 for {me};")
     r = server.run("userprio")
-    assert r.returncode == 0 and me in r.stdout and "7.00" in r.stdout
+    assert r.returncode == 0
+    (row,) = [line.split() for line in r.stdout.splitlines() if line.startswith(me)]
+    # User Name, Group, Eff. Prio, Real Prio, Prio Factor, ...: effective = real x factor
+    assert row[4] == "7"
+    assert float(row[2]) == pytest.approx(7 * float(row[3]), abs=0.01)
     rows = {row["submitter"]: row for row in json.loads(server.run("userprio", "--json").stdout)}
     assert rows[me]["priority_factor"] == 7 and rows[me]["ceiling"] == 1
     r = server.run("userprio", "-setfactor", me, "0")

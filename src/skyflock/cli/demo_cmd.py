@@ -30,12 +30,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from skyflock.cli.client import (
     DEFAULT_DATA_DIR,
@@ -47,8 +45,10 @@ from skyflock.cli.client import (
     Unreachable,
     fail,
 )
-from skyflock.cli.jobtable import ads_from_answer, totals_line
 from skyflock.cli.userprio_cmd import userprio_table
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 POLL_SECONDS = 0.5
 START_TIMEOUT = 60.0
@@ -238,6 +238,14 @@ WATCH = [
 
 def watch(api: Client, submitted: Submitted, console: Console, timeout: float) -> list[str]:
     """Progress per group until every runnable job has left the queue; the stuck job ids."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     cores, memory = capacity(api)
     # the queue now, plus the jobs that already finished: every job submitted
     first = api.get("/api/jobs", params={"constraint": submitted.constraint, "projection": WATCH})[
@@ -297,6 +305,8 @@ def watch(api: Client, submitted: Submitted, console: Console, timeout: float) -
 
 
 def report(api: Client, submitted: Submitted, stuck: Sequence[str], console: Console) -> None:
+    from skyflock.cli.jobtable import ads_from_answer, totals_line
+
     console.print()
     console.rule("Fair share (skyflock userprio)")
     console.print(userprio_table(api.get("/api/userprio")))
@@ -368,10 +378,12 @@ def demo_command(
     ] = 900.0,
 ) -> None:
     """Start a server, run the example batch, show progress and the fair-share summary."""
+    from rich.console import Console
+
     source = examples or default_examples()
     if not source.is_dir():
         fail(f"{source}: no such examples directory")
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True, emoji=False)
     signal.signal(signal.SIGTERM, _interrupted)
     data_dir = data_dir.resolve()
     api = Client(os.environ.get(ENV_URL) or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")

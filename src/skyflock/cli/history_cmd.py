@@ -11,16 +11,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from skyflock.cli.client import fail, session
-from skyflock.cli.jobtable import (
-    ads_from_answer,
-    autoformat,
-    history_table,
-    json_list,
-    long_form,
-)
 from skyflock.cli.queue_cmd import Constraint, Selectors
 from skyflock.cli.selectors import CLUSTER_ID, JOB_ID, SelectorError, selection
 
@@ -43,6 +35,8 @@ def history_command(
     ] = False,
 ) -> None:
     """Show finished jobs (condor_history)."""
+    from skyflock.cli.jobtable import ads_from_answer, autoformat, json_list, long_form
+
     words = list(selectors or [])
     expressions = list(af or [])
     if expressions:
@@ -77,11 +71,9 @@ def history_command(
         if ads:
             typer.echo(long_form(ads))
     else:
-        console = Console(highlight=False, soft_wrap=True)
-        if ads:
-            console.print(history_table(ads))
-        else:
-            console.print("No finished jobs match.")
+        from skyflock.cli.jobtable import history_table
+
+        typer.echo(history_table(ads) if ads else "No finished jobs match.")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,9 @@
 
 Ads arrive from the API as ClassAd text (`form=new`) and are rebuilt as ClassAds
 here so `-af` can evaluate any expression against each job, as condor_q does.
-Time comes in as an argument (`now`) so the formatting is testable.
+Time comes in as an argument (`now`) so the formatting is testable. The tables
+are plain text, as condor_q's are (no rich here: `skyflock q` is polled by
+scripts and people, and rich's import would be most of its start-up time).
 Neighbours: `queue_cmd`, `history_cmd` print through these; `api.schemas`
 writes the JSON.
 """
@@ -13,9 +15,6 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
-
-from rich import box
-from rich.table import Table
 
 from skyflock.classad import ERROR, UNDEFINED, ClassAd, ClassAdSyntaxError, parse
 
@@ -87,54 +86,63 @@ def owner(ad: ClassAd) -> str:
     return _str(ad, "Owner", "-")
 
 
-def queue_table(ads: Sequence[ClassAd], now: float) -> Table:
+def text_table(columns: Sequence[str], right: set[str], rows: Iterable[Sequence[str]]) -> str:
+    """Columns padded to their widest cell, three spaces apart, a rule under the header;
+    the `right` ones right-justified. Lines are never cut (as condor_q's are not)."""
+    body = [list(r) for r in rows]
+    widths = [max([len(c), *(len(r[i]) for r in body)]) for i, c in enumerate(columns)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "   ".join(
+            cell.rjust(w) if name in right else cell.ljust(w)
+            for name, cell, w in zip(columns, cells, widths, strict=True)
+        ).rstrip()
+
+    rule = "─" * (sum(widths) + 3 * (len(widths) - 1))
+    return "\n".join([line(columns), rule, *(line(r) for r in body)])
+
+
+def queue_table(ads: Sequence[ClassAd], now: float) -> str:
     """condor_q -nobatch: one row per job."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for name, justify in (
-        ("ID", "left"),
-        ("OWNER", "left"),
-        ("SUBMITTED", "left"),
-        ("RUN_TIME", "right"),
-        ("ST", "left"),
-        ("PRI", "right"),
-        ("SIZE", "right"),
-        ("CMD", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    columns = ("ID", "OWNER", "SUBMITTED", "RUN_TIME", "ST", "PRI", "SIZE", "CMD")
+    rows: list[tuple[str, ...]] = []
     for ad in ads:
         memory = _num(ad, "RequestMemory")
         prio = ad.eval("JobPrio")
-        table.add_row(
-            job_id(ad),
-            owner(ad),
-            when(_num(ad, "QDate")),
-            duration(run_time(ad, now)),
-            STATUS_LETTER.get(status_of(ad), "?"),
-            str(prio) if isinstance(prio, int) else "0",
-            f"{memory:.1f}" if memory is not None else "0.0",
-            command(ad),
+        rows.append(
+            (
+                job_id(ad),
+                owner(ad),
+                when(_num(ad, "QDate")),
+                duration(run_time(ad, now)),
+                STATUS_LETTER.get(status_of(ad), "?"),
+                str(prio) if isinstance(prio, int) else "0",
+                f"{memory:.1f}" if memory is not None else "0.0",
+                command(ad),
+            )
         )
-    return table
+    return text_table(columns, {"RUN_TIME", "PRI", "SIZE"}, rows)
 
 
-def history_table(ads: Sequence[ClassAd]) -> Table:
+def history_table(ads: Sequence[ClassAd]) -> str:
     """condor_history: finished jobs with their end and exit code."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for name in ("ID", "OWNER", "SUBMITTED", "RUN_TIME", "ST", "COMPLETED", "EXIT", "CMD"):
-        table.add_column(name, justify="right" if name in ("RUN_TIME", "EXIT") else "left")
+    columns = ("ID", "OWNER", "SUBMITTED", "RUN_TIME", "ST", "COMPLETED", "EXIT", "CMD")
+    rows: list[tuple[str, ...]] = []
     for ad in ads:
         code = ad.eval("ExitCode")
-        table.add_row(
-            job_id(ad),
-            owner(ad),
-            when(_num(ad, "QDate")),
-            duration(run_time(ad, 0.0)),
-            STATUS_LETTER.get(status_of(ad), "?"),
-            when(_num(ad, "CompletionDate") or _num(ad, "EnteredCurrentStatus")),
-            str(code) if isinstance(code, int) else "-",
-            command(ad),
+        rows.append(
+            (
+                job_id(ad),
+                owner(ad),
+                when(_num(ad, "QDate")),
+                duration(run_time(ad, 0.0)),
+                STATUS_LETTER.get(status_of(ad), "?"),
+                when(_num(ad, "CompletionDate") or _num(ad, "EnteredCurrentStatus")),
+                str(code) if isinstance(code, int) else "-",
+                command(ad),
+            )
         )
-    return table
+    return text_table(columns, {"RUN_TIME", "EXIT"}, rows)
 
 
 def totals_line(ads: Sequence[ClassAd]) -> str:

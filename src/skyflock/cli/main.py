@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from skyflock import __version__
+from skyflock.cli.plain_params import PlainGroup, use_plain_params
 
 app = typer.Typer(
     name="skyflock",
@@ -16,6 +17,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help and usage errors: typer's rich formatting imports rich's markdown,
+    # syntax and traceback modules, which cost more than all the commands together.
+    rich_markup_mode=None,
+    cls=PlainGroup,
 )
 
 
@@ -67,8 +72,12 @@ from skyflock.cli import submit_cmd  # noqa: E402
 
 submit_cmd.register(app)
 
+# After every registration: commands convert their values without pydantic.
+use_plain_params(app)
+
 
 def main() -> None:
+    use_plain_params(app)
     app()
 
 

@@ -16,23 +16,20 @@ Neighbours: `cli.client` (HTTP), `cli.selectors`, `cli.jobtable` (printing),
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from skyflock.cli.client import Client, fail, session
-from skyflock.cli.jobtable import (
-    ads_from_answer,
-    autoformat,
-    job_id,
-    json_list,
-    long_form,
-    queue_table,
-    status_of,
-    totals_line,
-)
+from skyflock.cli.client import fail, session
 from skyflock.cli.selectors import CLUSTER_ID, JOB_ID, SelectorError, selection
+
+if TYPE_CHECKING:
+    from skyflock.classad import ClassAd
+    from skyflock.cli.client import Client
+
+# Every command imports what it prints with (rich, the ClassAd library) inside
+# its function: typer needs only the signatures, and `skyflock --help` or a
+# command that does not print a table should not pay for them.
 
 Selectors = Annotated[
     list[str] | None,
@@ -48,7 +45,9 @@ Constraint = Annotated[
 
 def fetch_queue(
     api: Client, selectors: list[str], constraint: str | None, limit: int | None
-) -> list:
+) -> list[ClassAd]:
+    from skyflock.cli.jobtable import ads_from_answer
+
     try:
         chosen = selection(selectors, constraint)
     except SelectorError as exc:
@@ -91,6 +90,16 @@ def q_command(
     ] = None,
 ) -> None:
     """Show the job queue (condor_q)."""
+    from skyflock.cli.jobtable import (
+        autoformat,
+        job_id,
+        json_list,
+        long_form,
+        queue_table,
+        status_of,
+        totals_line,
+    )
+
     words = list(selectors or [])
     expressions = list(af or [])
     if expressions:
@@ -121,10 +130,9 @@ def q_command(
         if ads:
             typer.echo(long_form(ads))
     else:
-        console = Console(highlight=False, soft_wrap=True)
         if ads:
-            console.print(queue_table(ads, time.time()))
-        console.print(totals_line(ads), highlight=False)
+            typer.echo(queue_table(ads, time.time()))
+        typer.echo(totals_line(ads))
 
 
 def register(app: typer.Typer) -> None:

@@ -8,14 +8,14 @@ Neighbours: `api.routes_pool` (`/api/slots`, `/api/clusters`), `cli.client`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from skyflock.cli.client import dump_json, session
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def _int(ad: dict[str, Any], name: str) -> int:
@@ -24,6 +24,9 @@ def _int(ad: dict[str, Any], name: str) -> int:
 
 
 def slot_table(slots: list[dict[str, Any]]) -> Table:
+    from rich import box
+    from rich.table import Table
+
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in (
         "Name",
@@ -58,6 +61,9 @@ def slot_table(slots: list[dict[str, Any]]) -> Table:
 
 
 def cluster_table(clusters: list[dict[str, Any]]) -> Table:
+    from rich import box
+    from rich.table import Table
+
     table = Table(
         box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_footer=len(clusters) > 1
     )
@@ -122,7 +128,9 @@ def status_command(
     if as_json:
         typer.echo(dump_json({"slots": slots, "clusters": clusters}))
         return
-    console = Console(highlight=False, soft_wrap=True)
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True, emoji=False)
     if slots:
         console.print(slot_table(slots))
     else:

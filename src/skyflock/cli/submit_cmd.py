@@ -4,8 +4,8 @@ submit description.
 With `--dry-run` it prints the job ads without a server: a JSON list with
 HTCondor's attribute names under `--json`, else a short readable summary.
 Warnings (unknown commands...) go to stderr; a mistake in the file prints one
-`file:line: message` and exits 1 without a traceback. Sending the jobs to the
-server is `_send_to_server`, the one call the HTTP client will fill in.
+`file:line: message` and exits 1 without a traceback. `_send_to_server` then
+posts the file to the server, which parses it again to assign the cluster id.
 Neighbours: `skyflock.submit` does all the parsing; this module only reads the
 process's environment, user name and working directory and prints.
 """
@@ -16,12 +16,12 @@ import getpass
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from skyflock.classad import ClassAd
-from skyflock.submit import DiskFiles, SubmitError, parse_submit_with_warnings
+if TYPE_CHECKING:
+    from skyflock.classad import ClassAd
 
 SUMMARY_ROWS = 20
 
@@ -120,6 +120,8 @@ def submit_command(
     ] = False,
 ) -> None:
     """Queue the jobs an HTCondor submit description describes."""
+    from skyflock.submit import DiskFiles, SubmitError, parse_submit_with_warnings
+
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

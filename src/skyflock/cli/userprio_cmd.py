@@ -15,14 +15,14 @@ Neighbours: `api.routes_userprio`, `cli.client`; `cli.demo_cmd` prints the table
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from skyflock.cli.client import dump_json, session
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def _limit(value: float | None) -> str:
@@ -30,6 +30,9 @@ def _limit(value: float | None) -> str:
 
 
 def userprio_table(rows: list[dict[str, Any]]) -> Table:
+    from rich import box
+    from rich.table import Table
+
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
     for name in (
         "User Name",
@@ -116,7 +119,9 @@ def userprio_command(
     if as_json:
         typer.echo(dump_json(rows))
         return
-    console = Console(highlight=False, soft_wrap=True)
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True, emoji=False)
     if not rows:
         console.print("No submitters yet.")
         return
