@@ -93,3 +93,30 @@ def test_a_cycle_evaluates_per_group_pair_not_per_job_and_slot() -> None:
     assert len(plan.matches) == 200
     assert plan.stats["autoclusters"] == 2 and plan.stats["slot_groups"] == 2
     assert plan.stats["pair_evaluations"] <= 20
+
+
+def test_one_pass_splits_jobs_by_submitter_and_prio_and_notes_their_order() -> None:
+    jobs = [
+        job("1.0", "alice", prio=0),
+        job("1.1", "bob", prio=0),
+        job("2.0", "alice", prio=5),
+        job("3.0", "alice", prio=0, memory=4000),
+        job("4.0", "alice", prio=0),
+    ]
+    grouping = group_jobs(jobs, (), 128, order=("QDate", "ClusterId", "ProcId"))
+    assert [(c.submitter, c.prio, c.group, c.jobs) for c in grouping.classes] == [
+        ("alice", 0, 0, [0, 4]),
+        ("bob", 0, 0, [1]),
+        ("alice", 5, 0, [2]),
+        ("alice", 0, 1, [3]),
+    ]
+    assert grouping.order_keys[2] == (2, 2, 0) and grouping.in_order
+    assert grouping.of_job() == [0, 0, 0, 1, 0]
+    shuffled = group_jobs(jobs[::-1], (), 128, order=("QDate", "ClusterId", "ProcId"))
+    assert not shuffled.in_order
+
+
+def test_a_job_prio_that_is_not_a_number_counts_as_zero() -> None:
+    jobs = [job("1.0", prio=0), job("2.0", JobPrio="high"), job("3.0", JobPrio=2.5)]
+    grouping = group_jobs(jobs, (), 128)
+    assert [(c.prio, c.jobs) for c in grouping.classes] == [(0, [0, 1]), (2.5, [2])]

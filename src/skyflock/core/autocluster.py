@@ -250,8 +250,9 @@ class JobGrouping:
     classes: list[JobClass]
     """Jobs split by (submitter, JobPrio, group), in order of first appearance."""
     order_keys: list[tuple[Any, ...]]
-    """Per job, the constant values of `JobPrio` and of the `order` attributes
-    (0 when missing or not constant)."""
+    """Per job, the constant values of the `order` attributes (0 when missing or not constant)."""
+    in_order: bool
+    """The jobs come in non-decreasing order of `order_keys`: every class is sorted already."""
     size: int
     """How many jobs were grouped."""
 
@@ -296,12 +297,12 @@ def group_jobs(
 
     One pass over the jobs does everything a cycle needs per job: the group,
     the (submitter, JobPrio, group) class, and the constant values of the
-    `order` attributes. A job is looked up by the identity of its significant
+    `order` attributes (and whether the jobs already come in that order). A job is looked up by the identity of its significant
     expression objects (jobs of one submission share them); only the first
     job with a new combination of objects is compared structurally.
     """
     attrs = set(significant) | set(JOB_ALWAYS)
-    wanted = ("jobprio", *(name.lower() for name in order))
+    wanted = tuple(name.lower() for name in order)
     order_of = _getter(wanted)
     while True:
         names = tuple(sorted(attrs))
@@ -314,6 +315,8 @@ def group_jobs(
         order_keys: list[tuple[Any, ...]] = []
         add_key = order_keys.append
         reps: list[Job] = []
+        in_order = True
+        last: tuple[Any, ...] = ()
         tables = classad_tables(map(_AD, jobs))
         for i, (job, (exprs, consts)) in enumerate(zip(jobs, tables, strict=True)):
             try:
@@ -325,7 +328,13 @@ def group_jobs(
             except KeyError:
                 keys = tuple([consts.get(a, 0) for a in wanted])
             add_key(keys)
-            prio = keys[0]
+            try:
+                if keys < last:
+                    in_order = False
+            except TypeError:
+                in_order = False
+            last = keys
+            prio = consts.get("jobprio", 0)
             if type(prio) is not int:
                 prio = job_prio(prio)
             submitter = job.submitter
@@ -374,7 +383,7 @@ def group_jobs(
         )
         for i, rep in enumerate(reps)
     ]
-    return JobGrouping(groups, names, list(classes.values()), order_keys, len(jobs))
+    return JobGrouping(groups, names, list(classes.values()), order_keys, in_order, len(jobs))
 
 
 _AD = operator.attrgetter("ad")

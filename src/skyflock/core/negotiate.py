@@ -221,7 +221,7 @@ class _Cycle:
         requests = [Request(c.submitter, c.group, c.prio, c.jobs) for c in self.grouping.classes]
         order_keys = self.grouping.order_keys
         try:
-            for req in requests:
+            for req in [] if self.grouping.in_order else requests:
                 req.jobs.sort(key=order_keys.__getitem__)
         except TypeError:  # a QDate, ClusterId or ProcId that is not a number sorts as 0
             order_keys = [tuple(_sortable(x) for x in k) for k in order_keys]
