@@ -1,0 +1,100 @@
+"""Write-behind: the loop's queued transitions committed in one store transaction per pass.
+
+Backend events and claim refills change the live queue at once and queue
+their store transitions in `LoopState._pending`; the flusher commits them
+every `flush_interval` seconds through `store.jobs.apply` (one transaction)
+in a worker thread, so the event loop keeps starting jobs meanwhile. A cycle
+or a user action takes the lock and flushes first, so it acts on the
+committed state.
+
+Neighbours: `manager.dispatching` (refills and starts after a commit),
+`store.batch` (the transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+
+from skyflock.manager.dispatching import Dispatching
+from skyflock.manager.loop_state import PendingWrites
+from skyflock.manager.supervise import exit_record_path
+from skyflock.store import JobBatch
+
+log = logging.getLogger(__name__)
+
+
+class Flushing(Dispatching):
+    """The write-behind pass."""
+
+    async def _flusher(self) -> None:
+        while not self._stopping:
+            await self._flush_wanted.wait()
+            await asyncio.sleep(self.settings.flush_interval)
+            self._flush_wanted.clear()
+            try:
+                async with self.lock:
+                    await self._flush_locked()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("writing job transitions to the store failed")
+                await asyncio.sleep(0.5)
+
+    async def flush(self) -> None:
+        async with self.lock:
+            await self._flush_locked()
+
+    async def _flush_locked(self) -> None:
+        """Commit every queued transition and the claims' refills (the lock is held)."""
+        refills = list(self._refill.values())
+        self._refill.clear()
+        for claim in refills:
+            if claim.released:
+                continue
+            matches = self._fill(claim)
+            self._pending.matches.extend(matches)
+            if claim.running is None and not claim.queue:
+                self._release(claim)
+        batch, self._pending = self._pending, PendingWrites()
+        if not batch:
+            return
+        started = time.perf_counter()
+        moved_matches = await asyncio.to_thread(self._write, batch, self.clock())
+        self.stats.flushes += 1
+        self.stats.flush_seconds += time.perf_counter() - started
+        if batch.matches:
+            self._after_match(batch.matches, moved_matches)
+            for claim in refills:
+                await self._start_next(claim)
+                if claim.running is None and not claim.queue and not claim.released:
+                    self._release(claim)
+        self._changed.set()
+
+    def _write(self, batch: PendingWrites, now: float) -> tuple[str, ...]:
+        """The one store transaction of a flush (runs in a worker thread)."""
+        done = self.store.jobs.apply(
+            JobBatch(
+                started=batch.started,
+                logs=batch.logs,
+                completed=batch.completed,
+                retried=batch.retried,
+                held=batch.held,
+                evicted=batch.evicted,
+                unmatched=batch.unmatched,
+                vacated=batch.vacated,
+                matches=batch.matches,
+            ),
+            now=now,
+        )
+        for action, job_id, message in done.refused:
+            log.warning("store refused %s of job %s: %s", action, job_id, message)
+        self.stats.completed += len(done.moved("complete"))
+        if self.settings.exit_records:
+            for job_id, run in batch.runs.items():
+                with contextlib.suppress(OSError):
+                    os.unlink(exit_record_path(self.run_dir, job_id, run))
+        return done.moved("match")
