@@ -212,3 +212,40 @@ def test_importing_the_settings_loads_neither_the_database_nor_the_loop() -> Non
 
     assert package.Manager.__name__ == "Manager"
     assert "Manager" in dir(package)
+
+
+def test_local_slot_ad_satisfies_the_default_requirements_of_a_plain_submit(
+    tmp_path: Path,
+) -> None:
+    """`skyflock submit --dry-run --json` of a plain file: the job's Requirements
+    (condor_submit's defaults: Arch, OpSys, Disk, Memory, FileSystemDomain or
+    HasFileTransfer) are met by the local slot ad; a container job is not."""
+    import json
+    import subprocess
+    import sys
+
+    from skyflock.backends.local_capacity import machine_slot
+    from skyflock.classad import ClassAd, symmetric_match
+    from skyflock.manager.snapshot import ClusterView, slot_ad
+
+    plain = tmp_path / "plain.sub"
+    plain.write_text("executable = /bin/true\nqueue\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "skyflock.cli.main", "submit", str(plain), "--dry-run", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert len(json.loads(out.stdout)) == 1
+    # the list's one element, as HTCondor JSON text (its "\/Expr(...)\/" values kept)
+    job = ClassAd.parse(out.stdout.strip()[1:-1])
+    assert "TARGET.Arch" in str(job.lookup("Requirements"))
+    offer = machine_slot(str(tmp_path), cpus=2, memory_mib=4096)
+    slot = slot_ad(ClusterView("local", "local"), offer, (0, 0, 0, 0))
+    assert slot.eval("HasContainer") is False
+    assert symmetric_match(job, slot)
+    from skyflock.classad import parse
+
+    job["Requirements"] = parse("TARGET.HasContainer")  # a container job
+    assert not symmetric_match(job, slot)

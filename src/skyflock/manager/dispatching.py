@@ -227,6 +227,7 @@ class Dispatching(LoopState):
                     "ClusterName": claim.cluster,
                     "Tier": cluster.tier if cluster else 0,
                     "HasFileTransfer": True,
+                    "HasContainer": False,
                     "Start": True,
                     "Requirements": True,
                 }

@@ -238,6 +238,7 @@ def slot_ad(cluster: ClusterView, offer: SlotOffer, used: tuple[int, int, int, i
             "FileSystemDomain": offer.machine or offer.name,
             "UidDomain": offer.machine or offer.name,
             "HasFileTransfer": True,
+            "HasContainer": offer.labels.get("HasContainer", False),
             "Start": True,
         }
     )
