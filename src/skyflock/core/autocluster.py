@@ -311,6 +311,7 @@ def group_jobs(
         tok = tokens.token
         index: dict[tuple[object, ...], int] = {}
         by_ids: dict[tuple[object, ...], tuple[int, Callable[[int], None]]] = {}
+        by_objects: dict[tuple[object, ...], int] = {}
         classes: dict[tuple[str, int | float, int], JobClass] = {}
         order_keys: list[tuple[Any, ...]] = []
         add_key = order_keys.append
@@ -342,12 +343,15 @@ def group_jobs(
             ids = (submitter, prio, *map(id, values))
             hit = by_ids.get(ids)
             if hit is None:
-                # first time these very objects are seen: compare structurally
-                key = tuple([tok(v) for v in values])
-                gi = index.get(key)
+                gi = by_objects.get(ids[2:])
                 if gi is None:
-                    gi = index[key] = len(reps)
-                    reps.append(job)
+                    # first time these very objects are seen: compare structurally
+                    key = tuple([tok(v) for v in values])
+                    gi = index.get(key)
+                    if gi is None:
+                        gi = index[key] = len(reps)
+                        reps.append(job)
+                    by_objects[ids[2:]] = gi
                 ck = (submitter, prio, gi)
                 cls = classes.get(ck)
                 if cls is None:
