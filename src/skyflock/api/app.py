@@ -9,7 +9,9 @@ not fit the schema is a 422 naming the field, and a body over the limit is a
 `/metrics`, liveness at `/healthz`.
 
 Routes are `async def` on purpose: they run on the event loop the manager's
-loop runs on, so facade calls never race the loop from another thread.
+loop runs on, so facade calls never race the loop from another thread. The
+store-only reads (queue, history, events) are the exception: they run in a
+worker thread through `api.reads`, which says why that is safe.
 Neighbours: `api.routes_*` (the resources), `api.metrics`, `api.limits`,
 `manager.server.serve` (runs this under uvicorn).
 """

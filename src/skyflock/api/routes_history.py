@@ -1,6 +1,7 @@
 """Finished jobs over HTTP: `GET /api/history?constraint=...&limit=N` (newest first).
 
-Neighbours: `manager.history` (the store's history table), `api.schemas`.
+The read runs in a worker thread (`api.reads`), off the scheduler's loop.
+Neighbours: `manager.history` (the store's history table), `api.schemas`, `api.reads`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from skyflock.api.deps import ManagerDep
+from skyflock.api.reads import OffLoopDep
 from skyflock.api.schemas import AdForm, AdsResponse, ads_response
 
 router = APIRouter(prefix="/api/history", tags=["history"])
@@ -19,9 +21,14 @@ router = APIRouter(prefix="/api/history", tags=["history"])
 @router.get("", response_model=AdsResponse)
 async def history(
     manager: ManagerDep,
+    off_loop: OffLoopDep,
     constraint: Annotated[str | None, Query(description="A ClassAd expression.")] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 100,
     form: Annotated[AdForm, Query(description="json objects, or new/old ClassAd text.")] = "json",
 ) -> Response:
     """Completed and removed jobs matching the constraint."""
-    return ads_response(manager.history(constraint, limit=limit), form)
+
+    def read() -> Response:
+        return ads_response(manager.history(constraint, limit=limit), form)
+
+    return await off_loop(read)

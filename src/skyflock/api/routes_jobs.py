@@ -11,7 +11,9 @@
 Job ids are `CLUSTER.PROC`. An action naming only ids that all fail is a 404
 (unknown ids) or 409 (illegal transition, e.g. releasing a running job); with
 a constraint the refused jobs are listed in the answer.
-Neighbours: `api.schemas` (bodies), `api.port` (the facade), `api.app`.
+The reads (the queue, one job, its events) run in a worker thread
+(`api.reads`), so a client polling a big queue does not stall the scheduler.
+Neighbours: `api.schemas` (bodies), `api.port` (the facade), `api.reads`, `api.app`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from skyflock.api.deps import ManagerDep
+from skyflock.api.port import ManagerPort
+from skyflock.api.reads import OffLoopDep
 from skyflock.api.schemas import (
     ActionRequest,
     ActionResponse,
@@ -92,6 +96,7 @@ async def submit(body: SubmitRequest, manager: ManagerDep) -> SubmitResponse:
 @router.get("", response_model=AdsResponse)
 async def query(
     manager: ManagerDep,
+    off_loop: OffLoopDep,
     constraint: Annotated[str | None, Query(description="A ClassAd expression.")] = None,
     ids: Annotated[list[str] | None, Query(description="Job ids CLUSTER.PROC.")] = None,
     projection: Annotated[
@@ -102,16 +107,26 @@ async def query(
 ) -> Response:
     """The live queue, filtered by constraint and ids, optionally projected."""
     id_list = [check_job_id(i) for i in split_list(ids)]
-    ads = manager.query(constraint, ids=id_list, projection=split_list(projection), limit=limit)
-    return ads_response(ads, form)
+
+    def read() -> Response:
+        ads = manager.query(constraint, ids=id_list, projection=split_list(projection), limit=limit)
+        return ads_response(ads, form)
+
+    return await off_loop(read)
 
 
 @router.get("/{job_id}", response_model=JobOut)
 async def job(
-    job_id: str, manager: ManagerDep, form: Annotated[AdForm, Query()] = "json"
+    job_id: str,
+    manager: ManagerDep,
+    off_loop: OffLoopDep,
+    form: Annotated[AdForm, Query()] = "json",
 ) -> Response:
     """One job's full ad, from the queue or else the history; `where` says which."""
-    check_job_id(job_id)
+    return await off_loop(_job_answer, manager, check_job_id(job_id), form)
+
+
+def _job_answer(manager: ManagerPort, job_id: str, form: AdForm) -> Response:
     where = "queue"
     found = manager.query(ids=[job_id])
     if not found:
@@ -125,9 +140,10 @@ async def job(
 
 
 @router.get("/{job_id}/events", response_model=list[EventOut])
-async def events(job_id: str, manager: ManagerDep) -> list[EventOut]:
+async def events(job_id: str, manager: ManagerDep, off_loop: OffLoopDep) -> list[EventOut]:
     """The job's event log, oldest first."""
-    return [EventOut.of(e) for e in manager.job_events(check_job_id(job_id))]
+    found = await off_loop(manager.job_events, check_job_id(job_id))
+    return [EventOut.of(e) for e in found]
 
 
 def _ids(selection: Selection) -> list[str]:
