@@ -272,10 +272,12 @@ def test_demo_end_to_end_on_a_small_example_set(tmp_path: Path) -> None:
     assert "a.sub: 4 job(s) submitted to cluster 1." in out
     assert "4/4" in out and "3/3" in out
     assert "atlas.alice" in out and "cms.bob" in out
-    assert "Total for query: 1 jobs; 0 completed, 0 removed, 1 idle" in out
-    assert "7 completed" in out
+    assert "Queue: 1 job of clusters 1, 2, 3 left: 1 idle, 0 running, 0 held" in out
+    assert "Finished: 7 jobs" in out and "7 completed (0 with a non-zero exit code)" in out
     assert "Why job 3.0 is idle" in out and "RequestMemory" in out
+    assert "No slot can ever run job 3.0: it asks for 4 TiB of memory, and the largest slot" in out
     assert str(tmp_path / "data" / "logs") in out and proc.url in out
+    assert f"Server: stopped (it ran at {proc.url})" in out
     assert (
         (tmp_path / "data" / "demo" / "examples" / "out" / "a.1.3").read_text().startswith("mass=3")
     )

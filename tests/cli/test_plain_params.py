@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 import typer
@@ -33,12 +33,12 @@ def _app(plain: bool = True) -> tuple[typer.Typer, dict[str, Any]]:
     @app.command("one")
     def one(
         name: str,
-        limit: int | None = typer.Option(None, "-limit", min=1, max=5),
-        ratio: float = typer.Option(0.5, "--ratio"),
-        words: list[str] | None = typer.Option(None, "-w"),
-        pair: tuple[str, float] | None = typer.Option(None, "--pair"),
-        path: Path | None = typer.Option(None, "--path"),
-        flag: bool = typer.Option(False, "--flag"),
+        limit: Annotated[int | None, typer.Option("-limit", min=1, max=5)] = None,
+        ratio: Annotated[float, typer.Option("--ratio")] = 0.5,
+        words: Annotated[list[str] | None, typer.Option("-w")] = None,
+        pair: Annotated[tuple[str, float] | None, typer.Option("--pair")] = None,
+        path: Annotated[Path | None, typer.Option("--path")] = None,
+        flag: Annotated[bool, typer.Option("--flag")] = False,
     ) -> None:
         seen.update(name=name, limit=limit, ratio=ratio, words=words, pair=pair, path=path)
         seen["flag"] = flag

@@ -203,13 +203,45 @@ def _num(ad: dict[str, Any], name: str) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
-def capacity(api: Client) -> tuple[float, float]:
-    """The most cores and memory (MiB) any one slot has."""
+@dataclass(frozen=True)
+class Capacity:
+    """The most cores and memory (MiB) any one slot has, and where."""
+
+    cores: float
+    memory: float
+    memory_where: str
+
+
+def capacity(api: Client) -> Capacity:
     slots = api.get("/api/slots")["ads"]
-    return (
-        max((_num(s, "TotalCpus") for s in slots), default=0.0),
-        max((_num(s, "TotalMemory") for s in slots), default=0.0),
+    biggest: dict[str, Any] = max(slots, key=lambda s: _num(s, "TotalMemory"), default={})
+    return Capacity(
+        cores=max((_num(s, "TotalCpus") for s in slots), default=0.0),
+        memory=_num(biggest, "TotalMemory"),
+        memory_where=str(biggest.get("Name") or biggest.get("ClusterName") or "-"),
     )
+
+
+def size(mib: float) -> str:
+    """Memory in MiB as a person reads it: 512 MiB, 23.5 GiB, 4 TiB."""
+    for unit, scale in (("TiB", 1024.0**2), ("GiB", 1024.0)):
+        if mib >= scale:
+            return f"{mib / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{mib:g} MiB"
+
+
+def why_never(ad: dict[str, Any], room: Capacity) -> str:
+    """One sentence: what the job asks that no slot has."""
+    job = f"{ad.get('ClusterId')}.{ad.get('ProcId')}"
+    wants = []
+    if _num(ad, "RequestMemory") > room.memory:
+        wants.append(
+            f"{size(_num(ad, 'RequestMemory'))} of memory, and the largest slot "
+            f"({room.memory_where}) has {size(room.memory)}"
+        )
+    if _num(ad, "RequestCpus") > room.cores:
+        wants.append(f"{_num(ad, 'RequestCpus'):g} cores, and the largest slot has {room.cores:g}")
+    return f"No slot can ever run job {job}: it asks for {'; and for '.join(wants)}."
 
 
 def group_of(ad: dict[str, Any]) -> str:
@@ -220,8 +252,26 @@ def group_of(ad: dict[str, Any]) -> str:
     return "<none>"
 
 
-def unrunnable(ad: dict[str, Any], cores: float, memory: float) -> bool:
-    return _num(ad, "RequestCpus") > cores or _num(ad, "RequestMemory") > memory
+def unrunnable(ad: dict[str, Any], room: Capacity) -> bool:
+    return _num(ad, "RequestCpus") > room.cores or _num(ad, "RequestMemory") > room.memory
+
+
+def every_job(api: Client, submitted: Submitted) -> list[dict[str, Any]]:
+    """Each submitted job once: the queue now, then the jobs already finished.
+
+    A job that finishes between the two reads is in both answers; it counts once
+    (counting it twice showed 202/202 for a group of 200). Reading the queue
+    first means no job can be in neither.
+    """
+    params = {"constraint": submitted.constraint, "projection": WATCH}
+    jobs = {
+        (ad.get("ClusterId"), ad.get("ProcId")): ad
+        for ad in api.get("/api/jobs", params=params)["ads"]
+    }
+    history = {"constraint": submitted.constraint, "limit": 100_000}
+    for ad in api.get("/api/history", params=history)["ads"]:
+        jobs.setdefault((ad.get("ClusterId"), ad.get("ProcId")), ad)
+    return list(jobs.values())
 
 
 WATCH = [
@@ -236,8 +286,11 @@ WATCH = [
 ]
 
 
-def watch(api: Client, submitted: Submitted, console: Console, timeout: float) -> list[str]:
-    """Progress per group until every runnable job has left the queue; the stuck job ids."""
+def watch(
+    api: Client, submitted: Submitted, console: Console, timeout: float
+) -> list[tuple[str, str]]:
+    """Progress per group until every runnable job has left the queue; the jobs no slot
+    can ever hold, each with the sentence that says why."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -246,21 +299,14 @@ def watch(api: Client, submitted: Submitted, console: Console, timeout: float) -
         TimeElapsedColumn,
     )
 
-    cores, memory = capacity(api)
-    # the queue now, plus the jobs that already finished: every job submitted
-    first = api.get("/api/jobs", params={"constraint": submitted.constraint, "projection": WATCH})[
-        "ads"
-    ]
-    first += api.get("/api/history", params={"constraint": submitted.constraint, "limit": 100_000})[
-        "ads"
-    ]
+    room = capacity(api)
     groups: dict[str, Group] = {}
-    stuck: list[str] = []
-    for ad in first:
+    stuck: list[tuple[str, str]] = []
+    for ad in every_job(api, submitted):
         group = groups.setdefault(group_of(ad), Group(group_of(ad)))
-        if unrunnable(ad, cores, memory):
+        if unrunnable(ad, room):
             group.unrunnable += 1
-            stuck.append(f"{ad.get('ClusterId')}.{ad.get('ProcId')}")
+            stuck.append((f"{ad.get('ClusterId')}.{ad.get('ProcId')}", why_never(ad, room)))
         else:
             group.total += 1
     deadline = time.monotonic() + timeout
@@ -280,7 +326,7 @@ def watch(api: Client, submitted: Submitted, console: Console, timeout: float) -
             )["ads"]
             left: dict[str, dict[int, int]] = {}
             for ad in ads:
-                if unrunnable(ad, cores, memory):
+                if unrunnable(ad, room):
                     continue
                 status = int(_num(ad, "JobStatus"))
                 counts = left.setdefault(group_of(ad), {})
@@ -288,7 +334,9 @@ def watch(api: Client, submitted: Submitted, console: Console, timeout: float) -
             for name, group in groups.items():
                 counts = left.get(name, {})
                 remaining = sum(counts.values())
-                detail = f"{counts.get(2, 0)} running, {counts.get(1, 0)} idle"
+                detail = (
+                    f"{counts.get(2, 0)} running, {counts.get(1, 0)} idle" if remaining else "done"
+                )
                 if counts.get(5):
                     detail += f", {counts[5]} held"
                 progress.update(group.task, completed=group.total - remaining, detail=detail)
@@ -304,12 +352,21 @@ def watch(api: Client, submitted: Submitted, console: Console, timeout: float) -
     return stuck
 
 
-def report(api: Client, submitted: Submitted, stuck: Sequence[str], console: Console) -> None:
-    from skyflock.cli.jobtable import ads_from_answer, totals_line
+def report(
+    api: Client,
+    submitted: Submitted,
+    stuck: Sequence[tuple[str, str]],
+    console: Console,
+    *,
+    work: Path,
+    server_stays: bool,
+) -> None:
+    from skyflock.cli.jobtable import ads_from_answer, status_of
 
     console.print()
     console.rule("Fair share (skyflock userprio)")
     console.print(userprio_table(api.get("/api/userprio")))
+    console.print("The lowest effective priority is served first; it rises with recent usage.")
 
     console.rule("Queue statistics")
     queue = ads_from_answer(
@@ -321,38 +378,58 @@ def report(api: Client, submitted: Submitted, stuck: Sequence[str], console: Con
     completed = [h for h in history if h.get("JobStatus") == 4]
     failed = [h for h in completed if h.get("ExitCode") not in (0, None)]
     walls = [_num(h, "RemoteWallClockTime") for h in completed]
-    console.print(totals_line(queue))
+    clusters = ", ".join(map(str, submitted.clusters))
+    left = {n: sum(1 for ad in queue if status_of(ad) == n) for n in (1, 2, 5)}
     console.print(
-        f"History: {len(history)} finished jobs of clusters "
-        f"{', '.join(map(str, submitted.clusters))}: {len(completed)} completed "
-        f"({len(failed)} with a non-zero exit code), {len(history) - len(completed)} removed"
+        f"Queue: {len(queue)} job{'s' if len(queue) != 1 else ''} of clusters {clusters} left: "
+        f"{left[1]} idle, {left[2]} running, {left[5]} held"
+    )
+    console.print(f"Finished: {len(history)} jobs")
+    console.print(
+        f"  {len(completed)} completed ({len(failed)} with a non-zero exit code), "
+        f"{len(history) - len(completed)} removed"
     )
     if walls:
         console.print(
-            f"Run time per job: mean {sum(walls) / len(walls):.2f} s, max {max(walls):.2f} s"
+            f"  run time per job: mean {sum(walls) / len(walls):.2f} s, max {max(walls):.2f} s"
         )
     stats = api.get("/api/stats")
     console.print(
         f"Negotiator: {stats['cycles']} cycles, {stats['total_matches']} matches, "
-        f"{stats['total_preemptions']} preemptions; last cycle {stats['last_cycle_seconds'] * 1000:.1f} ms"
+        f"{stats['total_preemptions']} preemptions"
     )
+    console.print(f"  last cycle took {stats['last_cycle_seconds'] * 1000:.1f} ms")
 
-    for job in stuck:
+    for job, why in stuck:
         console.rule(f"Why job {job} is idle (skyflock q -analyze {job})")
+        console.print(why)
+        console.print()
         try:
-            console.print(api.get(f"/api/jobs/{job}/analyze")["text"].rstrip("\n"), highlight=False)
+            console.print(api.get(f"/api/jobs/{job}/analyze")["text"].rstrip("\n"), markup=False)
         except Refused as exc:
             console.print(exc.message)
 
     config = api.get("/api/config")
     data_dir = Path(str(config["server"]["data_dir"]))
+    first = f"{submitted.clusters[0]}.0"
     console.rule("Where things are")
-    console.print(f"Job logs (stdout, stderr, events): {data_dir / 'logs'}/<job id>/")
-    console.print(
-        f"  e.g. skyflock logs {submitted.clusters[0]}.0   or   skyflock logs {submitted.clusters[0]}.0 --events"
-    )
-    console.print(f"Job outputs of the examples: {data_dir / 'demo'}")
-    console.print(f"Server: {api.url}  (API docs {api.url}/docs, metrics {api.url}/metrics)")
+    console.print(f"Job logs (stdout, stderr, events): {data_dir / 'logs'}/")
+    console.print(f"  skyflock logs {first}            job {first}'s stdout")
+    console.print(f"  skyflock logs {first} --events   its event log")
+    console.print(f"Outputs of the example jobs: {work / 'out'}/")
+    if server_stays:
+        console.print(f"Server: {api.url}")
+        console.print(f"  API docs {api.url}/docs")
+        console.print(f"  metrics  {api.url}/metrics")
+        if api.url != f"http://{DEFAULT_HOST}:{DEFAULT_PORT}":
+            console.print(f"  the commands find it with: export {ENV_URL}={api.url}")
+    else:
+        console.print(f"Server: stopped (it ran at {api.url}); its state stays in {data_dir}.")
+        port = urlsplit(api.url).port or DEFAULT_PORT
+        again = f"skyflock server --data-dir {data_dir}"
+        if port != DEFAULT_PORT:
+            again += f" --port {port}"
+        console.print(f"  {again}   starts it again")
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -383,7 +460,8 @@ def demo_command(
     source = examples or default_examples()
     if not source.is_dir():
         fail(f"{source}: no such examples directory")
-    console = Console(highlight=False, soft_wrap=True, emoji=False)
+    # long lines wrap at word boundaries to the terminal's width (80 columns when unknown)
+    console = Console(highlight=False, emoji=False)
     signal.signal(signal.SIGTERM, _interrupted)
     data_dir = data_dir.resolve()
     api = Client(os.environ.get(ENV_URL) or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")
@@ -394,7 +472,14 @@ def demo_command(
         work = stage_examples(source, data_dir)
         submitted = submit_all(api, work, console)
         stuck = watch(api, submitted, console, timeout)
-        report(api, submitted, stuck, console)
+        report(
+            api,
+            submitted,
+            stuck,
+            console,
+            work=work,
+            server_stays=child is None or not exit_when_done,
+        )
         if child is None or exit_when_done:
             return
         console.print(f"\nThe server keeps running at {api.url}; Ctrl-C stops it.")
