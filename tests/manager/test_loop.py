@@ -309,3 +309,46 @@ def test_cluster_macro_names_the_assigned_cluster_and_ads_are_built_lazily(
         await manager.remove(constraint="true")
 
     run_with_manager(tmp_path, body, {**BASE_CONFIG, "negotiator": {"interval": 30}})
+
+
+def test_max_retries_count_survives_manager_restarts(tmp_path: Path) -> None:
+    """Each attempt under a new Manager over the same data dir: still two retries in all."""
+    runs = tmp_path / "runs.txt"
+
+    def attempts() -> int:
+        return len(runs.read_text().splitlines()) if runs.exists() else 0
+
+    async def main() -> None:
+        job = ""
+        for attempt in (1, 2):
+            m = make_manager(tmp_path)
+            await m.start()
+            try:
+                if not job:
+                    (job,) = await submit(
+                        m,
+                        tmp_path,
+                        "executable = /bin/sh\n"
+                        "arguments = \"-c 'sleep 0.5; echo run >> runs.txt; exit 3'\"\n"
+                        "max_retries = 2\nqueue\n",
+                    )
+                await until(lambda n=attempt, m=m, j=job: kinds(m, j).count("retried") >= n)
+                ads = m.query(ids=[job])
+                assert ads and ads[0].eval("NumJobCompletions") >= attempt
+            finally:
+                await m.stop()
+        m = make_manager(tmp_path)
+        await m.start()
+        try:
+            ad = await until(lambda: finished(m, job))
+            assert isinstance(ad, ClassAd)
+            assert (ad.eval("JobStatus"), ad.eval("ExitCode")) == (4, 3)
+            assert ad.eval("NumJobCompletions") == 3
+            assert kinds(m, job).count("retried") == 2
+            assert kinds(m, job)[-1] == "completed"
+            await asyncio.sleep(0.5)  # nothing runs it again
+            assert attempts() == 3
+        finally:
+            await m.stop()
+
+    asyncio.run(main())

@@ -95,6 +95,7 @@ def _row(**overrides: object) -> dict:  # type: ignore[type-arg]
         "hold_reason_code": 34,
         "hold_reason_subcode": 0,
         "num_job_starts": 1,
+        "num_job_completions": 0,
         "exit_code": None,
         "entered_status_at": 20.0,
         "job_start_date": 15.0,

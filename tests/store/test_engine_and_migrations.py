@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 
 from skyflock.store import Store, StoreConfigError, database_url
 from skyflock.store.engine import make_engine
@@ -75,3 +75,29 @@ def test_store_open_migrates_and_uses_the_environment(
 
 def test_head_constant_is_the_newest_script() -> None:
     assert head_revision() == HEAD
+
+
+def test_upgrade_from_0001_keeps_jobs_and_counts_no_completions(tmp_path: Path) -> None:
+    from alembic import command
+
+    from skyflock.store.migrations import _config
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = _config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO jobs (id, cluster_id, proc_id, status, owner, submitter, q_date,"
+                " entered_status_at, ad) VALUES ('1.0', 1, 0, 1, 'a', 'a', 1, 1, '')"
+            )
+        )
+    assert current_revision(engine) == "0001"
+    upgrade_to_head(engine)
+    assert current_revision(engine) == HEAD == "0002"
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT num_job_completions FROM jobs WHERE id = '1.0'")).one()
+    assert row[0] == 0
+    engine.dispose()

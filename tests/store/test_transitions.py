@@ -242,3 +242,27 @@ def test_concurrent_starts_move_each_job_once(store: Store) -> None:
     assert sorted(moved) == sorted(ids), "every job started exactly once"
     for job in ids:
         assert [e.kind for e in store.events.for_job(job)].count("started") == 1
+
+
+def test_retry_and_complete_count_num_job_completions(store: Store) -> None:
+    (job,) = queue(store, 1, now=100)
+    for attempt in range(2):
+        store.jobs.match([match_of(job)], now=101 + attempt)
+        store.jobs.start([job], now=102 + attempt)
+        store.jobs.retry({job: 1}, "exit 1", now=103 + attempt)
+        rec = store.jobs.get(job)
+        assert rec is not None
+        assert rec.num_job_completions == attempt + 1
+        assert rec.ad.eval("NumJobCompletions") == attempt + 1
+    store.jobs.match([match_of(job)], now=110)
+    store.jobs.start([job], now=111)
+    store.jobs.evict([job], "preempted", now=112)  # not a completion
+    rec = store.jobs.get(job)
+    assert rec is not None and rec.num_job_completions == 2
+    store.jobs.match([match_of(job)], now=113)
+    store.jobs.start([job], now=114)
+    store.jobs.complete({job: 1}, now=115)
+    done = store.history.get(job)
+    assert done is not None
+    assert (done.num_job_completions, done.num_job_starts) == (3, 4)
+    assert done.ad.eval("NumJobCompletions") == 3

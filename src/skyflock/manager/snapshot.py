@@ -197,6 +197,7 @@ def live_from_record(record: JobRecord) -> LiveJob:
         claim=claim,
         started_at=record.job_current_start_date,
         num_starts=record.num_job_starts,
+        completions=record.num_job_completions,
         handle=record.handle,
     )
 

@@ -46,6 +46,7 @@ MANAGED_ATTRIBUTES: Final = frozenset(
         "JobStatus",
         "EnteredCurrentStatus",
         "NumJobStarts",
+        "NumJobCompletions",
         "HoldReason",
         "HoldReasonCode",
         "HoldReasonSubCode",
@@ -100,6 +101,8 @@ class _RecordLike(Protocol):
     def hold_reason_subcode(self) -> int | None: ...
     @property
     def num_job_starts(self) -> int: ...
+    @property
+    def num_job_completions(self) -> int: ...
     @property
     def exit_code(self) -> int | None: ...
     @property
@@ -190,6 +193,7 @@ def overlay(ad: ClassAd, record: _RecordLike) -> ClassAd:
     ad["JobPrio"] = record.job_prio
     ad["EnteredCurrentStatus"] = _number(record.entered_status_at)
     ad["NumJobStarts"] = record.num_job_starts
+    ad["NumJobCompletions"] = record.num_job_completions
     ad["RemoteWallClockTime"] = float(record.wall_clock)
     _set_or_delete(ad, "AcctGroup", record.acct_group)
     _set_or_delete(ad, "WorkflowId", record.workflow_id)

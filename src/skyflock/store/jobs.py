@@ -7,6 +7,8 @@ the WHERE clause, writes their events, and (for Completed and Removed jobs)
 moves them to `history` — all or nothing. Jobs that may not move are left
 untouched and named, with their state, in the result's `refused`; with
 ``strict=True`` a refusal raises `IllegalTransition` and nothing changes.
+`retry` and `complete` also count the run in `NumJobCompletions`, which the
+manager's `max_retries` policy reads back after a restart.
 
 The legal moves (status/substate, see `records.Substate`):
 
@@ -76,6 +78,9 @@ from skyflock.store.transitions import (
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from skyflock.classad import ClassAd
     from skyflock.core.model import Match
+
+_COMPLETIONS_PLUS_ONE = jobs.c.num_job_completions + 1
+"""A run ended on its own (`retry`, `complete`): one more `NumJobCompletions`."""
 
 
 class JobQueue:
@@ -361,7 +366,7 @@ class JobQueue:
             expected="only Running jobs can be retried",
             now=when,
             strict=strict,
-            values=leave_running(when),
+            values={**leave_running(when), "num_job_completions": _COMPLETIONS_PLUS_ONE},
             per_row={j: {"exit_code": int(c)} for j, c in exit_codes.items()},
             event=lambda job_id, cur, t: event_row(
                 job_id,
@@ -391,7 +396,11 @@ class JobQueue:
             expected="only Running jobs can complete",
             now=when,
             strict=strict,
-            values={**leave_running(when), "completion_date": when},
+            values={
+                **leave_running(when),
+                "completion_date": when,
+                "num_job_completions": _COMPLETIONS_PLUS_ONE,
+            },
             per_row={j: {"exit_code": int(c)} for j, c in exit_codes.items()},
             event=lambda job_id, cur, t: event_row(
                 job_id,

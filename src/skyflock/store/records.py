@@ -115,6 +115,8 @@ class JobRecord:
     hold_reason_code: int | None
     hold_reason_subcode: int | None
     num_job_starts: int
+    num_job_completions: int
+    """Runs that ended on their own (completed or retried): `NumJobCompletions`."""
     exit_code: int | None
     entered_status_at: float
     job_start_date: float | None

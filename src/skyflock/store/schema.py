@@ -74,6 +74,7 @@ def _job_columns() -> list[Column[object]]:
         Column("hold_reason_code", Integer),
         Column("hold_reason_subcode", Integer),
         Column("num_job_starts", Integer, nullable=False, server_default="0"),
+        Column("num_job_completions", Integer, nullable=False, server_default="0"),
         Column("exit_code", Integer),
         Column("entered_status_at", Double, nullable=False),
         Column("job_start_date", Double),
