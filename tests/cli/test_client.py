@@ -44,10 +44,22 @@ def test_selection(selectors: list[str], constraint: str | None, expected: Chose
     assert selection(selectors, constraint) == expected
 
 
-@pytest.mark.parametrize(("selectors", "constraint"), [(["a b"], None), (["1.x"], None), ([], " ")])
-def test_bad_selectors(selectors: list[str], constraint: str | None) -> None:
-    with pytest.raises(SelectorError):
+@pytest.mark.parametrize(
+    ("selectors", "constraint", "message"),
+    [
+        (["a b"], None, "'a b': not a job id"),
+        (["1.x"], None, "'1.x': not a job id"),
+        ([], " ", "-constraint: the expression is empty"),
+        (["12"], "Owner == = 1", "-constraint: line 1, column 10: "),
+    ],
+)
+def test_bad_selectors(selectors: list[str], constraint: str | None, message: str) -> None:
+    with pytest.raises(SelectorError) as caught:
         selection(selectors, constraint)
+    assert str(caught.value).startswith(message)
+    if constraint and constraint.strip():
+        # the caret points into the constraint as typed
+        assert str(caught.value).splitlines()[1:] == [constraint, " " * 9 + "^"]
 
 
 def test_autoformat_and_totals() -> None:

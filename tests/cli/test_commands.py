@@ -54,8 +54,13 @@ def in_history(server: ServerProcess, job: str) -> bool:
     return httpx.get(f"{server.url}/api/jobs/{job}").json()["where"] == "history"
 
 
-def queue_snapshot(server: ServerProcess) -> list[tuple[str, int]]:
-    ads = httpx.get(f"{server.url}/api/jobs").json()["ads"]
+def queue_snapshot(server: ServerProcess, cluster: int) -> list[tuple[str, int]]:
+    """The jobs of one cluster and their states (the module's server is shared, so
+    a test looks only at its own jobs), plus any job of a newer cluster."""
+    ads = []
+    for path in ("/api/jobs", "/api/history"):
+        params = {"constraint": f"ClusterId >= {cluster}", "limit": 1000}
+        ads += httpx.get(f"{server.url}{path}", params=params).json()["ads"]
     return sorted((f"{a['ClusterId']}.{a['ProcId']}", a["JobStatus"]) for a in ads)
 
 
@@ -72,6 +77,11 @@ def submit(server: ServerProcess, tmp_path: Path, text: str, name: str = "job.su
 def test_submit_q_af_constraint_long_json_qedit_release_history_rm(
     server: ServerProcess, tmp_path: Path
 ) -> None:
+    # a cluster first, so that the one under test is not cluster 1 and $(Cluster)
+    # must be the id the server assigns, not the 1 a local parse gives
+    other = {"submit": "executable = /bin/true\nhold = true\nqueue\n", "base_dir": str(tmp_path)}
+    earlier = httpx.post(f"{server.url}/api/jobs", json=other).json()["cluster_id"]
+    httpx.post(f"{server.url}/api/jobs/remove", json={"ids": [f"{earlier}.0"]})
     text = 'executable = /bin/echo\narguments = "hi $(Process)"\noutput = out.$(Cluster).$(Process)\nhold = true\nqueue 3\n'
     sub = tmp_path / "job.sub"
     sub.write_text(text)
@@ -79,6 +89,7 @@ def test_submit_q_af_constraint_long_json_qedit_release_history_rm(
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("3 job(s) submitted to cluster ")
     c = int(r.stdout.split()[-1].rstrip("."))
+    assert c > earlier >= 1
 
     r = server.run("q", str(c))
     assert r.returncode == 0
@@ -128,11 +139,13 @@ def test_release_of_a_running_job_is_refused_with_exit_1(
     job = f"{c}.0"
     try:
         wait_for(lambda: job_status(server, job) == 2)
+        before = queue_snapshot(server, c)
         r = server.run("release", job)
         assert r.returncode == 1
         assert r.stdout == ""
         assert r.stderr.count("\n") == 1 and job in r.stderr and "Traceback" not in r.stderr
-        assert job_status(server, job) == 2
+        assert "running" in r.stderr.lower(), r.stderr
+        assert queue_snapshot(server, c) == before == [(job, 2)]
     finally:
         assert server.run("rm", job).returncode == 0
     wait_for(lambda: in_history(server, job))
@@ -208,14 +221,33 @@ def test_status_and_config(server: ServerProcess) -> None:
 
 
 def test_bad_input_leaves_the_queue_unchanged(server: ServerProcess, tmp_path: Path) -> None:
-    submit(server, tmp_path, "executable = /bin/true\nhold = true\nqueue 2\n", "keep.sub")
-    before = queue_snapshot(server)
+    c = submit(server, tmp_path, "executable = /bin/true\nhold = true\nqueue 2\n", "keep.sub")
+    before = queue_snapshot(server, c)
+    assert before == [(f"{c}.0", 5), (f"{c}.1", 5)]
     bad = tmp_path / "bad.sub"
     bad.write_text("executable = /bin/true\nqueue foo bar\n")
     r = server.run("submit", str(bad))
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{bad}:2:"), r.stderr
+
+    # a body over the server's 16 MiB limit: its 413, as one line
+    big = tmp_path / "big.sub"
+    padding = "# " + "x" * 98 + "\n"
+    big.write_text("executable = /bin/true\n" + padding * 175_000 + "queue\n")
+    r = server.run("submit", str(big))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stdout == ""
+    assert r.stderr == (
+        "request body too large: the limit is 16 MiB; split the submit into several smaller ones\n"
+    )
+
+    # a bad constraint: one message, the caret under the text as typed
+    r = server.run("q", "-constraint", "JobStatus ==")
+    assert r.returncode == 1 and r.stdout == ""
+    first, text, caret = r.stderr.rstrip("\n").split("\n")
+    assert first.startswith("-constraint: line 1, column 13: "), r.stderr
+    assert text == "JobStatus ==" and caret == " " * 12 + "^"
     for args in (
         ("rm", "999.0"),
         ("release", "999.0"),
@@ -231,7 +263,7 @@ def test_bad_input_leaves_the_queue_unchanged(server: ServerProcess, tmp_path: P
             assert "999.0" in r.stderr
     r = server.run("rm")
     assert r.returncode == 2 and "name the jobs" in r.stderr
-    assert queue_snapshot(server) == before
+    assert queue_snapshot(server, c) == before
 
 
 def test_no_server_is_exit_2_with_one_line(tmp_path: Path) -> None:

@@ -165,7 +165,13 @@ class Client:
         reused = self._conn is not None
         conn = self._connection(timeout)
         try:
-            conn.request(method, target, body=payload, headers=headers)
+            try:
+                conn.request(method, target, body=payload, headers=headers)
+            except (BrokenPipeError, ConnectionResetError):
+                if payload is None:
+                    raise
+                # the server may answer (413: body too large) and close before it
+                # has read the whole body; its answer is then waiting to be read
             return conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             self.close()

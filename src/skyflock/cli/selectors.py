@@ -54,6 +54,14 @@ def selection(selectors: Sequence[str], constraint: str | None = None) -> Chosen
             raise SelectorError(f"{sel!r}: not a job id (12.0), a cluster id (12) or an owner name")
     if constraint is not None and not constraint.strip():
         raise SelectorError("-constraint: the expression is empty")
+    if constraint:
+        # checked here so the caret points into the text as typed, not the combined one
+        from skyflock.classad import ClassAdSyntaxError, parse
+
+        try:
+            parse(constraint)
+        except ClassAdSyntaxError as exc:
+            raise SelectorError(f"-constraint: {exc}") from None
     if len(ids) == len(clauses) and not constraint:
         return Chosen(ids=tuple(ids))
     parts = []

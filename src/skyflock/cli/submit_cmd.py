@@ -26,10 +26,6 @@ if TYPE_CHECKING:
 SUMMARY_ROWS = 20
 
 
-class NoServerError(RuntimeError):
-    """Raised while skyflock has no server connection to submit to."""
-
-
 def _owner() -> str | None:
     try:
         return getpass.getuser()
@@ -37,28 +33,22 @@ def _owner() -> str | None:
         return os.environ.get("USER") or None
 
 
-def _send_to_server(jobs: list[ClassAd]) -> str:
-    """Queue the jobs on the server; returns a one-line confirmation."""
-    import click
+def _send_to_server(file: Path) -> str:
+    """Queue the file's jobs on the server; returns a one-line confirmation.
 
+    The server reads the description itself so that `$(Cluster)` expands to the
+    cluster id it assigns; the file was already checked here, so its mistakes
+    never reach the server.
+    """
     from skyflock.cli.client import session
 
-    # The server reads the description itself (when this runs as the command, whose
-    # FILE is at hand) so that $(Cluster) expands to the cluster id it assigns; the
-    # file was already checked here, so its mistakes never reach the server.
-    context = click.get_current_context(silent=True)
-    file = context.params.get("file") if context is not None else None
-    if isinstance(file, str | Path):
-        file = Path(file)
-        body: dict[str, object] = {
-            "submit": file.read_text(encoding="utf-8"),
-            "filename": str(file),
-            "base_dir": str(file.resolve().parent),
-            "owner": _owner(),
-            "environ": dict(os.environ),
-        }
-    else:
-        body = {"ads": [ad.format("new") for ad in jobs], "owner": _owner()}
+    body: dict[str, object] = {
+        "submit": file.read_text(encoding="utf-8"),
+        "filename": str(file),
+        "base_dir": str(file.resolve().parent),
+        "owner": _owner(),
+        "environ": dict(os.environ),
+    }
     with session() as api:
         answer = api.post("/api/jobs", body)
     return f"{answer['count']} job(s) submitted to cluster {answer['cluster_id']}."
@@ -144,11 +134,7 @@ def submit_command(
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if not dry_run:
-        try:
-            typer.echo(_send_to_server(result.jobs))
-        except NoServerError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(2) from None
+        typer.echo(_send_to_server(file))
         return
     if as_json:
         sys.stdout.write(jobs_json(result.jobs) + "\n")
