@@ -15,6 +15,7 @@ def test_default_address_is_the_servers() -> None:
     assert client.DEFAULT_HOST == settings.DEFAULT_HOST
     assert client.DEFAULT_PORT == settings.DEFAULT_PORT
     assert client.DEFAULT_DATA_DIR == settings.DEFAULT_DATA_DIR
+    assert client.server_url.__module__ == "skyflock.cli.client"
 
 
 def test_server_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,19 @@ from typer.testing import CliRunner
 from skyflock.cli.plain_params import PlainCommand, PlainGroup, use_plain_params
 from tests.cli.server_fixture import free_port
 
-HEAVY = ("pydantic", "httpx", "rich", "sqlalchemy", "fastapi", "uvicorn", "skyflock.manager")
+# (skyflock.manager.settings, where the default address lives, is light and allowed)
+HEAVY = (
+    "pydantic",
+    "httpx",
+    "rich",
+    "sqlalchemy",
+    "alembic",
+    "fastapi",
+    "uvicorn",
+    "skyflock.store",
+    "skyflock.manager.service",
+    "skyflock.manager.loop",
+)
 
 
 def _app(plain: bool = True) -> tuple[typer.Typer, dict[str, Any]]:

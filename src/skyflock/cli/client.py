@@ -1,7 +1,7 @@
 """The CLI's HTTP client: finds the server, makes the call, turns failures into exits.
 
 The server is at `SKYFLOCK_URL`, else the local server's default address
-(as in `manager.settings`: http://127.0.0.1:8642). Commands use `session()`:
+(`manager.settings`, now light to import: http://127.0.0.1:8642). Commands use `session()`:
 
     with session() as api:
         data = api.get("/api/jobs", params={...})
@@ -27,17 +27,14 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import typer
 
+from skyflock.manager.settings import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT
+
 if TYPE_CHECKING:
     import http.client
 
+__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_HOST", "DEFAULT_PORT", "Client", "session"]
+
 ENV_URL = "SKYFLOCK_URL"
-# The local server's address and state directory: the same values as
-# `manager.settings` (a test keeps them equal). They are repeated here because
-# importing the manager package loads the store and SQLAlchemy, which would
-# add seconds to every client command.
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8642
-DEFAULT_DATA_DIR = ".skyflock"
 EXIT_USER = 1
 """The server refused the request, or the input is wrong."""
 EXIT_UNREACHABLE = 2
