@@ -14,9 +14,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
-from skyflock.manager import policy
+from skyflock.manager import policy, userlog
 from skyflock.manager.loop_state import Moved
 from skyflock.manager.reconciling import Reconciling
 from skyflock.manager.snapshot import (
@@ -84,6 +85,7 @@ class Actions(Reconciling):
                 if job is None:
                     continue
                 self._mark_held(job_id, reason, code, subcode, now)
+                self._user_log(job, None, partial(userlog.held, job_id, now, reason, code, subcode))
                 if job.status in (IDLE, HELD) and job.substate == NONE:
                     self.live.set_state(job, HELD, NONE)
                 elif self._waiting_in_queue(job):
@@ -109,6 +111,7 @@ class Actions(Reconciling):
                 job.ad["EnteredCurrentStatus"] = int(now)
                 job.claim = None
                 self.live.set_state(job, IDLE, NONE)
+                self._user_log(job, None, partial(userlog.released, job_id, now, "via release"))
             if result.moved:
                 self.trigger()
             return Moved(result.moved, tuple((r.job_id, r.message) for r in result.refused))
@@ -123,6 +126,7 @@ class Actions(Reconciling):
                 job = self.live.get(job_id)
                 if job is None:
                     continue
+                self._user_log(job, None, partial(userlog.aborted, job_id, now, reason))
                 if job.claim is None or (job.status in (IDLE, HELD) and job.substate == NONE):
                     self.live.set_state(job, REMOVED, NONE)
                     self.live.discard(job_id)

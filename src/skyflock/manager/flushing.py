@@ -22,6 +22,7 @@ import time
 from skyflock.manager.dispatching import Dispatching
 from skyflock.manager.loop_state import PendingWrites
 from skyflock.manager.supervise import exit_record_path
+from skyflock.manager.userlog import committed_entries, write_entries
 from skyflock.store import JobBatch
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ class Flushing(Dispatching):
         for action, job_id, message in done.refused:
             log.warning("store refused %s of job %s: %s", action, job_id, message)
         self.stats.completed += len(done.moved("complete"))
+        if batch.user_log:
+            write_entries(committed_entries(batch.user_log, done.moved))
         if self.settings.exit_records:
             for job_id, run in batch.runs.items():
                 with contextlib.suppress(OSError):

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 from skyflock.backends.base import (
     CancelReason,
@@ -25,6 +26,7 @@ from skyflock.backends.base import (
 )
 from skyflock.classad import ClassAd
 from skyflock.core.model import AccountingState, Match, Plan
+from skyflock.manager import userlog
 from skyflock.manager.dispatch import vacate_grace
 from skyflock.manager.settings import ServerSettings
 from skyflock.manager.snapshot import (
@@ -38,6 +40,7 @@ from skyflock.manager.snapshot import (
     LiveJob,
     LiveQueue,
 )
+from skyflock.manager.userlog import UserLogEntry, user_log_path
 from skyflock.store import LogEntry, Store
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,8 @@ class PendingWrites:
     matches: list[Match] = field(default_factory=list)
     runs: dict[str, int] = field(default_factory=dict)
     """job -> run number whose exit record goes once its end is committed."""
+    user_log: list[UserLogEntry] = field(default_factory=list)
+    """Events for the jobs' own log files, appended after the commit (`manager.userlog`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,24 @@ class LoopState:
 
     def _want_flush(self) -> None:
         self._flush_wanted.set()
+
+    def _user_log(self, job: LiveJob, action: str | None, text: Callable[[], str]) -> None:
+        """Queue an event for `job`'s own log file, if it has one (`text` is built only then)."""
+        if not job.has_attribute("UserLog"):
+            return
+        path = user_log_path(job.ad)
+        if path is not None:
+            self._pending.user_log.append(UserLogEntry(path, text(), job.id, action))
+            self._want_flush()
+
+    def log_submitted(self, jobs: Iterable[LiveJob], when: float) -> None:
+        """Queue the submitted (and, for `hold = true`, held) events of new jobs."""
+        for job in jobs:
+            self._user_log(job, None, partial(userlog.submitted, job.id, when))
+            if job.status == HELD:
+                reason, code = job.ad.eval("HoldReason"), job.ad.eval("HoldReasonCode")
+                code = code if isinstance(code, int) else 0
+                self._user_log(job, None, partial(userlog.held, job.id, when, str(reason), code, 0))
 
     def _mark_held(self, job_id: str, reason: str, code: int, subcode: int, now: float) -> None:
         job = self.live.get(job_id)

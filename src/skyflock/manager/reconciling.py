@@ -26,7 +26,7 @@ from skyflock.backends.base import (
     JobStarted,
     JobStartFailed,
 )
-from skyflock.manager import policy
+from skyflock.manager import policy, userlog
 from skyflock.manager.dispatching import SHORT_RUN
 from skyflock.manager.flushing import Flushing
 from skyflock.manager.loop_state import PendingWrites, signal_exit_code
@@ -117,6 +117,8 @@ class Reconciling(Flushing):
             job.started_at = event.started_at
             job.num_starts += 1
             self.live.set_state(job, RUNNING, NONE)
+            slot = job.claim.slot_id if job.claim is not None else None
+            self._user_log(job, "start", lambda: userlog.executing(job.id, now, slot))
             paths = backend.log_paths(job.id)
             batch.logs.append(LogEntry(job.id, "stdout", paths.stdout, 0, backend.name, now))
             batch.logs.append(LogEntry(job.id, "stderr", paths.stderr, 0, backend.name, now))
@@ -153,6 +155,8 @@ class Reconciling(Flushing):
         if job.status == RUNNING:  # preempted (Running/vacating) and stopped
             why = "preempted" + (f": {event.detail}" if event.detail else "")
             batch.evicted.setdefault(why, []).append(job.id)
+            now = self.clock()
+            self._user_log(job, "evict", lambda: userlog.evicted(job.id, now, why))
             self._free(job, batch, freed, reusable=False)
             job.claim = None
             self.live.set_state(job, IDLE, NONE)
@@ -193,10 +197,12 @@ class Reconciling(Flushing):
             ad, exit_code=code, signal=sig, reason=event.reason, detail=event.detail
         )
         value = code if code is not None else (signal_exit_code(sig) if sig is not None else 0)
+        now = self.clock()
         self._free(job, batch, freed, reusable=True)
         job.claim = None
         if isinstance(outcome, policy.Complete):
             batch.completed[job.id] = value
+            self._user_log(job, "complete", lambda: userlog.terminated(job.id, now, code, sig))
             self.live.set_state(job, 4, NONE)
             self.live.discard(job.id)
         elif isinstance(outcome, policy.Requeue):
@@ -206,11 +212,13 @@ class Reconciling(Flushing):
                 else "on_exit_remove is false; the job will run again"
             )
             batch.retried.setdefault(why, {})[job.id] = value
+            self._user_log(job, "retry", lambda: userlog.requeued(job.id, now, code, sig))
             self.live.set_state(job, IDLE, NONE)
             self.trigger()
         elif isinstance(outcome, policy.Hold):
             key = (outcome.reason, outcome.code, outcome.subcode)
             batch.held.setdefault(key, []).append(job.id)
+            self._user_log(job, "hold", lambda: userlog.held(job.id, now, *key))
             self._mark_held(job.id, outcome.reason, outcome.code, outcome.subcode, self.clock())
             self.live.set_state(job, HELD, NONE)
 
@@ -230,6 +238,8 @@ class Reconciling(Flushing):
             )
             reason = f"Cannot start the job: {event.why}"
             batch.held.setdefault((reason, code, 0), []).append(job.id)
+            now = self.clock()
+            self._user_log(job, "hold", lambda: userlog.held(job.id, now, reason, code, 0))
             self._mark_held(job.id, reason, code, 0, self.clock())
             job.claim = None
             self.live.set_state(job, HELD, NONE)
@@ -248,6 +258,8 @@ class Reconciling(Flushing):
         self._free(job, batch, freed, reusable=False)
         if (job.status == RUNNING and job.substate == NONE) or job.status == RUNNING:
             batch.evicted.setdefault(why, []).append(job.id)
+            now = self.clock()
+            self._user_log(job, "evict", lambda: userlog.evicted(job.id, now, why))
             job.claim = None
             self.live.set_state(job, IDLE, NONE)
         elif job.status == IDLE and job.substate == DISPATCHING:

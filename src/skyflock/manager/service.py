@@ -190,23 +190,25 @@ class Manager:
             raise BadInput(str(exc)) from None
         hot = _HotAttributes(template)
         live = self.loop.live
+        added = []
         for job_id, own in zip(submitted.job_ids, cluster.procs, strict=True):
             submitter, prio, held = hot.of(own)
             if held:
                 own = {**own, **_SUBMIT_HOLD}
-            live.add(
-                LiveJob(
-                    job_id,
-                    None,
-                    submitter,
-                    HELD if held else IDLE,
-                    "",
-                    now,
-                    prio,
-                    template=template,
-                    own=own,
-                )
+            job = LiveJob(
+                job_id,
+                None,
+                submitter,
+                HELD if held else IDLE,
+                "",
+                now,
+                prio,
+                template=template,
+                own=own,
             )
+            live.add(job)
+            added.append(job)
+        self.loop.log_submitted(added, now)
         self.loop.trigger()
         return SubmitResult(submitted.cluster_id, submitted.job_ids, warnings)
 
@@ -226,13 +228,17 @@ class Manager:
         except ValueError as exc:
             raise BadInput(str(exc)) from None
         live = self.loop.live
+        added = []
         for proc, (job_id, ad) in enumerate(zip(submitted.job_ids, prepared, strict=True)):
             ad["ClusterId"] = submitted.cluster_id
             ad["ProcId"] = proc
             submitter, prio, held = _HotAttributes(ad).of({})
             if held:
                 ad.update(_SUBMIT_HOLD)
-            live.add(LiveJob(job_id, ad, submitter, HELD if held else IDLE, "", now, prio))
+            job = LiveJob(job_id, ad, submitter, HELD if held else IDLE, "", now, prio)
+            live.add(job)
+            added.append(job)
+        self.loop.log_submitted(added, now)
         self.loop.trigger()
         return SubmitResult(submitted.cluster_id, submitted.job_ids)
 
