@@ -131,6 +131,9 @@ def test_job_over_its_memory_is_held_with_code_34(tmp_path: Path) -> None:
         (ad,) = manager.query(ids=[job])
         assert ad.eval("HoldReasonCode") == 34
         assert "memory" in str(ad.eval("HoldReason"))
+        live = manager.loop.live.get(job)
+        assert live is not None
+        assert (live.ad.eval("ExitBySignal"), live.ad.eval("ExitSignal")) == (True, 9)
 
     run_with_manager(tmp_path, body)
 
@@ -352,3 +355,23 @@ def test_max_retries_count_survives_manager_restarts(tmp_path: Path) -> None:
             await m.stop()
 
     asyncio.run(main())
+
+
+def test_exit_code_above_128_is_an_exit_code_not_a_signal(tmp_path: Path) -> None:
+    """Under the supervising shell, `exit 130` is reported as exit code 130 (not SIGINT)."""
+
+    async def body(manager: Manager) -> None:
+        (job,) = await submit(
+            manager,
+            tmp_path,
+            "executable = /bin/sh\narguments = \"-c 'exit 130'\"\n"
+            "on_exit_hold = ExitBySignal =?= true\nlog = j.log\nqueue\n",
+        )
+        ad = await until(lambda: finished(manager, job))
+        assert isinstance(ad, ClassAd)
+        assert (ad.eval("JobStatus"), ad.eval("ExitCode")) == (4, 130)
+        assert manager.job_events(job)[-1].code == 130
+        await until(lambda: "(return value 130)" in (tmp_path / "j.log").read_text())
+
+    assert settings_from_mapping(BASE_CONFIG, data_dir=tmp_path, env={}).exit_records
+    run_with_manager(tmp_path, body)

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Final
 
 from skyflock.backends.base import (
     BackendEvent,
@@ -177,11 +178,8 @@ class Reconciling(Flushing):
         code = event.exit_code
         sig = event.signal
         if code is None and sig is None and event.reason == "adopted":
-            recorded = read_exit_record(exit_record_path(self.run_dir, job.id, job.num_starts))
-            if recorded is not None and recorded > 128:
-                sig = recorded - 128
-            else:
-                code = recorded
+            code = read_exit_record(exit_record_path(self.run_dir, job.id, job.num_starts))
+        code, sig = wrapper_status(code, sig, event.reason)
         ad = job.ad
         job.completions += 1
         ad["ExitBySignal"] = sig is not None
@@ -285,6 +283,24 @@ def handle_text(event: JobStarted) -> str:
         },
         separators=(",", ":"),
     )
+
+
+KILLED_BY_BACKEND: Final = frozenset({"memory", "walltime"})
+"""Ends the backend caused by signalling the job's process group."""
+
+
+def wrapper_status(
+    code: int | None, sig: int | None, reason: str | None
+) -> tuple[int | None, int | None]:
+    """(exit code, signal) of a run, as the supervising shell's status allows.
+
+    The shell reports 128 + N for both `exit 128+N` and signal N
+    (`manager.supervise`): it is an exit code, unless the backend itself
+    signalled the job (memory or walltime), when it is that signal.
+    """
+    if sig is None and code is not None and code > 128 and reason in KILLED_BY_BACKEND:
+        return None, code - 128
+    return code, sig
 
 
 def read_exit_record(path: Path) -> int | None:

@@ -222,12 +222,11 @@ def _ended_or_lost(
     events: list[BackendEvent] = []
     if job.status == IDLE and job.substate == DISPATCHING:
         events.append(JobStarted(job.id, pid=0, pgid=0, started_at=now))
-    signal = code - 128 if code > 128 else None
     events.append(
         JobExited(
             job.id,
-            exit_code=None if signal is not None else code,
-            signal=signal,
+            exit_code=code,  # the shell's status: an exit code (`manager.supervise`)
+            signal=None,
             ended_at=now,
             reason=None,
             detail="ended while the manager was down",

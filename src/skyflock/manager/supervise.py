@@ -12,10 +12,20 @@ committed to the store.
 
 The shell keeps the job's standard input, ignores nothing the job would
 inherit, passes SIGTERM to the job (which gets it from the process-group
-signal anyway) and waits again, so `job_max_vacate_time` still applies; a job
-killed by a signal makes the shell kill itself with the same signal, so the
-backend sees the signal as before. One cost: a job that exits with a code
-above 128 is reported as killed by signal (code - 128), as shells report it.
+signal anyway) and waits again, so `job_max_vacate_time` still applies.
+
+Exit codes above 128: a POSIX shell's `$?` is 128 + N both for a job that
+exits with 128 + N and for one killed by signal N, and a cheap exact wrapper
+does not exist (only the job's parent can read its real status, and the
+parent that outlives the manager is this shell). So the shell records and
+exits with `$?`, and a status from this wrapper is always read as an exit
+code (`ExitBySignal` false): a job that exits with 130 is reported as exit
+code 130 (the common case: scripts that pass on a child's status), and a job
+killed by a signal sent to it alone is reported as exit code 128 + N (a
+documented limitation, `docs/execution.md`). Signals the backend sends to the
+whole process group are still exact: the memory watch's SIGKILL kills this
+shell too, so the backend sees the signal; and an end the backend caused
+(`reason` memory or walltime) reads a status above 128 as that signal.
 
 Neighbours: `manager.dispatch` builds the spec this wraps; `manager.loop`
 and `manager.recovery` read the record.
@@ -36,7 +46,6 @@ _SCRIPT: Final = (
     "trap : TERM INT HUP; "
     'while :; do wait "$c"; r=$?; kill -0 "$c" 2>/dev/null || break; done; '
     'echo "$r" > "$f"; '
-    'if [ "$r" -gt 128 ]; then trap - TERM INT HUP; kill -s "$((r - 128))" $$; fi; '
     'exit "$r"'
 )
 
