@@ -16,9 +16,6 @@ from typing import Annotated
 
 import typer
 
-from skyflock.sim.engine import simulate
-from skyflock.sim.scenario import ScenarioError, load_scenario
-
 
 def simulate_command(
     scenario: Annotated[Path, typer.Argument(help="The scenario YAML file.", show_default=False)],
@@ -31,6 +28,10 @@ def simulate_command(
     ] = None,
 ) -> None:
     """Simulate a federation and its workload with the real negotiator on a virtual clock."""
+    # Imported here: every other command starts faster without the simulator.
+    from skyflock.sim.engine import simulate
+    from skyflock.sim.scenario import ScenarioError, load_scenario
+
     try:
         text = scenario.read_text(encoding="utf-8")
     except OSError as exc:
