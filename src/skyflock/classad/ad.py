@@ -115,6 +115,19 @@ class ClassAd:
         """(spelled name, expression) pairs."""
         return [(self._names[k], e) for k, e in self._exprs.items()]
 
+    def tables(self) -> tuple[Mapping[str, Expr], Mapping[str, Any]]:
+        """The ad's two lookup tables, for code that reads many attributes of many ads.
+
+        Returns `(expressions, constants)`, both keyed by lower-case name:
+        `expressions` maps every attribute to its `Expr` (what `lookup` reads);
+        `constants` maps each attribute whose expression is a literal to its
+        Python value (a subset of the names). They are the ad's own tables,
+        not copies, so reading them costs one dict probe per attribute and
+        they follow later changes to the ad; they are read-only: change the
+        ad only through `ad[name] = ...`, `del ad[name]` and `update`.
+        """
+        return self._exprs, self._consts
+
     def name_of(self, name: str) -> str | None:
         """The spelling this ad uses for `name`, or None."""
         return self._names.get(name.lower())

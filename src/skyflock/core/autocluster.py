@@ -27,13 +27,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from skyflock.classad import ClassAd
 from skyflock.classad.nodes import Literal
 from skyflock.core import carve
 from skyflock.core.carve import Resources
 from skyflock.core.clauses import names_read
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from skyflock.classad import ClassAd, Expr
+    from skyflock.classad import Expr
     from skyflock.core.model import Job, Slot
 
 JOB_ALWAYS = ("requirements", "rank", *carve.REQUEST_ATTRS)
@@ -90,20 +91,22 @@ class _Tokens:
         return tok
 
 
-def classad_tables(ads: Iterable[ClassAd]) -> Iterator[tuple[dict[str, Expr], dict[str, Any]]]:
+def classad_tables(
+    ads: Iterable[ClassAd],
+) -> Iterator[tuple[Mapping[str, Expr], Mapping[str, Any]]]:
     """(expressions, constant values) of each ad, both keyed by lower-case name.
 
-    This is the one place in `core` that reads `ClassAd`'s private tables
-    (`_exprs`, `_consts`): the public API has no accessor for them, and going
-    through `ClassAd.lookup`/`eval` per attribute (which lower-cases the name
-    every time) is most of the cost of grouping a million jobs. The tables
-    are only read, never changed. Everything else in `core` goes through this
-    function (`attribute_table`, `constant_table`, the grouping passes).
+    `ClassAd.tables` for many ads: the grouping passes read the tables
+    directly, because going through `ClassAd.lookup`/`eval` per attribute
+    (which lower-cases the name every time) would be most of the cost of
+    grouping a million jobs. The tables are only read, never changed.
+    Everything else in `core` goes through this function (`attribute_table`,
+    `constant_table`, the grouping passes).
     """
     return map(_TABLES, ads)
 
 
-_TABLES = operator.attrgetter("_exprs", "_consts")
+_TABLES = ClassAd.tables
 
 
 def attribute_table(ad: ClassAd) -> Mapping[str, Expr]:
