@@ -30,6 +30,7 @@ same plan.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import random
@@ -113,9 +114,19 @@ class Submitter:
 def _parse(config: NegotiatorConfig, key: str) -> Expr:
     text = getattr(config, key)
     try:
-        return parse(text)
+        return _parsed(text)
     except ClassAdSyntaxError as exc:
         raise ConfigError(f"negotiator.{key}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> Expr:
+    """A config expression parsed once per text: expressions are immutable and
+    compile once (`Expr.compile` caches on the object), so a manager or a
+    simulator that runs thousands of cycles with one config compiles each
+    of its expressions once instead of every cycle. Bad text is not cached
+    (the syntax error propagates)."""
+    return parse(text)
 
 
 class _Cycle:

@@ -33,13 +33,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from skyflock.classad import ClassAd, flatten
+from skyflock.classad.nodes import AttrRef, Literal
 from skyflock.classad.values import ERROR, UNDEFINED
 from skyflock.core import carve, fairshare, groups
 from skyflock.core.carve import Resources
 from skyflock.core.matchtable import MatchTable, as_rank
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from skyflock.classad import ClassAd, Expr
+    from skyflock.classad import Expr
     from skyflock.core.config import NegotiatorConfig
     from skyflock.core.model import Claim, Snapshot
     from skyflock.core.pool import Pool
@@ -65,6 +67,27 @@ CONTEXT_NAMES = frozenset(
     }
 )
 """Names the preemption context ad always defines (never read from the new job)."""
+
+SUBMITTER_NAMES = CONTEXT_NAMES - {"totaljobruntime", "jobstart"}
+"""Context names whose values depend only on the two submitters, not on the claim."""
+
+
+def _decidable_per_submitter(expr: Expr) -> bool:
+    """Whether flattening `expr` over the submitter-level names alone is exact.
+
+    Unscoped names the partial ad lacks stay references, as they should; a
+    `MY.`-scoped (or `PARENT.`/`ROOT.`) name it lacks would flatten to
+    UNDEFINED although the full context may define it, so such expressions
+    are evaluated claim by claim.
+    """
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        scoped = type(node) is AttrRef and node.scope not in (None, "target")
+        if scoped and node.key not in SUBMITTER_NAMES:  # type: ignore[attr-defined]
+            return False
+        stack.extend(node.children())
+    return True
 
 
 def _seconds(value: object) -> float | None:
@@ -100,28 +123,49 @@ class Preemptor:
         self.slot_group_of = slot_group_of
         self.now = now
         self.effective = dict(effective)
+        self.usable = usable
+        self._req_expr = preemption_requirements
         self._req = preemption_requirements.compile()
         self._rank = preemption_rank.compile()
-        index = {slot.id: i for i, slot in enumerate(snapshot.slots)}
-        self.claims: dict[int, list[Claim]] = {}
-        for claim in snapshot.running:
-            i = index.get(claim.slot_id)
-            if i is not None and usable[slot_group_of[i]]:
-                self.claims.setdefault(i, []).append(claim)
-        for claims in self.claims.values():
-            claims.sort(key=lambda c: (-c.started_at, c.job.id))
-        used: dict[str, float] = {}
-        for claim in snapshot.running:
-            used[claim.job.submitter] = used.get(claim.job.submitter, 0.0) + (
-                fairshare.claim_weight(claim, config)
-            )
-        self._static_usage = used
-        self.usage = usage or (lambda name: self._static_usage.get(name, 0.0))
+        self._claims: dict[int, list[Claim]] | None = None
+        self._order: list[int] = []
+        self._static_usage: dict[str, float] | None = None
+        self.usage = usage or self._usage_of
         self.limits: Mapping[str, float] = {}
         self.taken: set[str] = set()
         self._contexts: dict[str, ClassAd] = {}
+        self._retire: dict[str, float | None] = {}
+        self._slot_rank: dict[int, Callable[[ClassAd | None, ClassAd | None], object] | None] = {}
+        self._verdicts: dict[tuple[object, ...], bool | None] = {}
+        self._per_submitter: bool | None = None
         self.protected: dict[str, float] = {}
         """Job id -> time its retirement ends, for victims that were spared (explanations)."""
+
+    @property
+    def claims(self) -> dict[int, list[Claim]]:
+        """Slot index -> its claims on usable clusters, youngest first (built on first use)."""
+        claims = self._claims
+        if claims is None:
+            index = {slot.id: i for i, slot in enumerate(self.snapshot.slots)}
+            claims = self._claims = {}
+            for claim in self.snapshot.running:
+                i = index.get(claim.slot_id)
+                if i is not None and self.usable[self.slot_group_of[i]]:
+                    claims.setdefault(i, []).append(claim)
+            for held in claims.values():
+                held.sort(key=lambda c: (-c.started_at, c.job.id))
+            self._order = sorted(claims)
+        return claims
+
+    def _usage_of(self, name: str) -> float:
+        used = self._static_usage
+        if used is None:
+            used = self._static_usage = {}
+            for claim in self.snapshot.running:
+                used[claim.job.submitter] = used.get(claim.job.submitter, 0.0) + (
+                    fairshare.claim_weight(claim, self.config)
+                )
+        return used.get(name, 0.0)
 
     # -- per claim -----------------------------------------------------------
     def _prio(self, name: str) -> float:
@@ -158,7 +202,15 @@ class Preemptor:
         return ad
 
     def retirement_end(self, claim: Claim, slot_ad: ClassAd) -> float | None:
-        """When the claim's retirement protection ends (None: no protection)."""
+        """When the claim's retirement protection ends (None: no protection; cached)."""
+        key = claim.job.id
+        if key in self._retire:
+            return self._retire[key]
+        end = self._retirement_end(claim, slot_ad)
+        self._retire[key] = end
+        return end
+
+    def _retirement_end(self, claim: Claim, slot_ad: ClassAd) -> float | None:
         values = [
             v
             for v in (
@@ -171,23 +223,91 @@ class Preemptor:
             return None
         return claim.started_at + min(values)
 
-    def why(self, claim: Claim, slot_ad: ClassAd, new_job: ClassAd, submitter: str) -> str | None:
-        """The reason this claim may be preempted for the new job, or None."""
-        end = self.retirement_end(claim, slot_ad)
-        if end is not None and self.now < end:
-            self.protected[claim.job.id] = end
-            return None
+    def slot_rank(
+        self, i: int, slot_ad: ClassAd
+    ) -> Callable[[ClassAd | None, ClassAd | None], object] | None:
+        """The compiled Rank of slot `i` when rank preemption may use it (cached)."""
+        if i in self._slot_rank:
+            return self._slot_rank[i]
+        fn = None
         if self.config.rank_preemption:
             rank = slot_ad.lookup("rank")
             if rank is not None:
                 fn = rank.compile()
-                if as_rank(fn(slot_ad, new_job)) > as_rank(fn(slot_ad, claim.job.ad)):
-                    return RANK
-        if self.config.priority_preemption and claim.job.submitter != submitter:
+        self._slot_rank[i] = fn
+        return fn
+
+    def priority_verdict(self, who: str, submitter: str) -> bool | None:
+        """`preemption_requirements` for every claim of `who`, when the submitters decide it.
+
+        False: no claim of `who` may be preempted for `submitter` on priority
+        now; True: every one may (retirement aside); None: it depends on the
+        claim. Decided by flattening the expression over the submitter-level
+        context names (cached by their values, which change as the cycle
+        takes and gives slots).
+        """
+        if not self.config.priority_preemption or who == submitter:
+            return False
+        values: dict[str, object] = {
+            "RemoteUser": who,
+            "RemoteOwner": who,
+            "RemoteGroup": groups.group_of(who, self.config),
+            "RemoteUserPrio": self._prio(who),
+            "RemoteUserResourcesInUse": self.usage(who),
+            "RemoteUserFairShare": self.limits.get(who, self.usage(who)),
+            "SubmitterUser": submitter,
+            "SubmitterGroup": groups.group_of(submitter, self.config),
+            "SubmitterUserPrio": self._prio(submitter),
+        }
+        key = tuple(values.values())
+        if key in self._verdicts:
+            return self._verdicts[key]
+        if self._per_submitter is None:
+            self._per_submitter = _decidable_per_submitter(self._req_expr)
+        verdict: bool | None = None
+        if self._per_submitter:
+            flat = flatten(self._req_expr, ClassAd(values))
+            if type(flat) is Literal:
+                verdict = flat.value is True
+        self._verdicts[key] = verdict
+        return verdict
+
+    def why(
+        self,
+        claim: Claim,
+        slot_ad: ClassAd,
+        new_job: ClassAd,
+        submitter: str,
+        *,
+        rank: Callable[[ClassAd | None, ClassAd | None], object] | None = None,
+        verdict: bool | None = None,
+    ) -> str | None:
+        """The reason this claim may be preempted for the new job, or None.
+
+        `rank` is the slot's compiled Rank (None: no rank preemption) and
+        `verdict` the submitters' `priority_verdict` (None: evaluate it for
+        this claim).
+        """
+        reason = None
+        if rank is not None and as_rank(rank(slot_ad, new_job)) > as_rank(
+            rank(slot_ad, claim.job.ad)
+        ):
+            reason = RANK
+        elif verdict is True:
+            reason = PRIORITY
+        elif (
+            verdict is None and self.config.priority_preemption and claim.job.submitter != submitter
+        ):
             ad = self.context(claim, slot_ad, submitter)
             if self._req(ad, new_job) is True:
-                return PRIORITY
-        return None
+                reason = PRIORITY
+        if reason is None:
+            return None
+        end = self.retirement_end(claim, slot_ad)
+        if end is not None and self.now < end:
+            self.protected[claim.job.id] = end
+            return None
+        return reason
 
     def detail(self, claim: Claim, submitter: str, reason: str) -> str:
         who = claim.job.submitter
@@ -206,12 +326,28 @@ class Preemptor:
     ) -> tuple[int, list[tuple[Claim, str]]] | None:
         """The best slot to preempt for one job of group `a`, and its victims with reasons."""
         self.limits = limits
+        all_claims = self.claims
+        slots = self.snapshot.slots
+        verdicts = {
+            who: self.priority_verdict(who, submitter)
+            for who in sorted({c.job.submitter for held in all_claims.values() for c in held})
+        }
+        ranked = [i for i in self._order if self.slot_rank(i, slots[i].ad) is not None]
+        if not ranked and all(v is False for v in verdicts.values()):
+            return None  # no running job can qualify, whatever the slot
         job = self.table.jobs[a]
         need = job.request
         new_ad = job.rep.ad
         best: tuple[object, ...] | None = None
         found: tuple[int, list[tuple[Claim, str]]] | None = None
-        for i in sorted(self.claims):
+        for i in self._order:
+            claims = [c for c in all_claims[i] if c.job.id not in self.taken]
+            if not claims:
+                continue
+            slot_ad = slots[i].ad
+            ranks_by = self.slot_rank(i, slot_ad)
+            if ranks_by is None and all(verdicts[c.job.submitter] is False for c in claims):
+                continue  # none of its jobs may yield on priority and the slot ranks none
             g = self.slot_group_of[i]
             group = self.table.slots[g]
             if not carve.fits(group.totals, need):
@@ -219,14 +355,17 @@ class Preemptor:
             pair = self.table.pair(a, g)
             if pair is None:
                 continue
-            slot_ad = self.snapshot.slots[i].ad
             free = self.pool.remaining[i] if group.partitionable else carve.NOTHING
             eligible: list[tuple[float, Claim, str]] = []
-            claims = [c for c in self.claims[i] if c.job.id not in self.taken]
-            if not claims:
-                continue
             for claim in claims:
-                reason = self.why(claim, slot_ad, new_ad, submitter)
+                reason = self.why(
+                    claim,
+                    slot_ad,
+                    new_ad,
+                    submitter,
+                    rank=ranks_by,
+                    verdict=verdicts[claim.job.submitter],
+                )
                 if reason is not None:
                     rank = as_rank(self._rank(self.context(claim, slot_ad, submitter), new_ad))
                     eligible.append((rank, claim, reason))
