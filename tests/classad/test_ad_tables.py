@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from skyflock.classad import ClassAd, parse
+from skyflock.classad.ad import tables_of
 from skyflock.core.autocluster import attribute_table, classad_tables, constant_table
 
 CASES = [
@@ -48,6 +49,6 @@ def test_tables_follow_changes_to_the_ad() -> None:
 def test_core_reads_the_same_tables() -> None:
     ads = [ClassAd({"X": 1}), ClassAd({"Y": parse("X + 1")})]
     for ad, (exprs, values) in zip(ads, classad_tables(ads), strict=True):
-        assert (exprs, values) == ad.tables()
+        assert (exprs, values) == ad.tables() == tables_of(ad)
         assert attribute_table(ad) is exprs
         assert constant_table(ad) is values

@@ -11,6 +11,7 @@ new, old and JSON forms), `runtime` (how references resolve during evaluation).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -205,3 +206,11 @@ class ClassAd:
     def as_expr(self) -> AdExpr:
         """This ad as a nested-ad expression."""
         return AdExpr(tuple((self._names[k], e) for k, e in self._exprs.items()))
+
+
+tables_of: Callable[[ClassAd], tuple[Mapping[str, Expr], Mapping[str, Any]]] = operator.attrgetter(
+    "_exprs", "_consts"
+)
+"""`ClassAd.tables` as a C-level callable, for passes over many ads
+(`map(tables_of, ads)`): the same pair of read-only tables without a Python
+call per ad, which is measurable when a negotiation cycle groups a million jobs."""

@@ -27,14 +27,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from skyflock.classad import ClassAd
+from skyflock.classad.ad import tables_of
 from skyflock.classad.nodes import Literal
 from skyflock.core import carve
 from skyflock.core.carve import Resources
 from skyflock.core.clauses import names_read
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from skyflock.classad import Expr
+    from skyflock.classad import ClassAd, Expr
     from skyflock.core.model import Job, Slot
 
 JOB_ALWAYS = ("requirements", "rank", *carve.REQUEST_ATTRS)
@@ -96,7 +96,8 @@ def classad_tables(
 ) -> Iterator[tuple[Mapping[str, Expr], Mapping[str, Any]]]:
     """(expressions, constant values) of each ad, both keyed by lower-case name.
 
-    `ClassAd.tables` for many ads: the grouping passes read the tables
+    `ClassAd.tables` for many ads (`classad.ad.tables_of`, the same accessor
+    without a Python call per ad): the grouping passes read the tables
     directly, because going through `ClassAd.lookup`/`eval` per attribute
     (which lower-cases the name every time) would be most of the cost of
     grouping a million jobs. The tables are only read, never changed.
@@ -106,7 +107,7 @@ def classad_tables(
     return map(_TABLES, ads)
 
 
-_TABLES = ClassAd.tables
+_TABLES = tables_of
 
 
 def attribute_table(ad: ClassAd) -> Mapping[str, Expr]:
