@@ -149,3 +149,18 @@ def test_render_reads_like_an_analysis() -> None:
     assert (
         "would match 3 slots on cluster tsystems with the clause `TARGET.Tier <= 1` removed" in text
     )
+
+
+def test_render_names_requests_in_units_people_read() -> None:
+    slots = [slot("big-1", "cern", memory=65536)]
+    plan = run(snapshot([job("9.0", memory=4 * 1024 * 1024)], slots))
+    text = render(_only(plan), job_id="9.0")
+    assert "requests 1 CPU, 4 TiB memory," in text
+    assert "MiB memory" not in text
+
+
+def test_a_single_slot_is_not_plural() -> None:
+    req = "TARGET.Tier <= 1"
+    plan = run(snapshot([job("3.0", requirements=req)], [slot("t2-0", "tsystems", tier=2)]))
+    text = render(_only(plan), job_id="3.0")
+    assert "would match 1 slot on cluster tsystems" in text

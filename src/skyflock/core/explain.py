@@ -78,7 +78,9 @@ class Suggestion:
     change: str
 
     def __str__(self) -> str:
-        return f"would match {self.slots} slots on cluster {self.cluster} with {self.change}"
+        return (
+            f"would match {_count(self.slots, 'slot')} on cluster {self.cluster} with {self.change}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +328,23 @@ def explain_cycle(
 # text
 
 
+def _count(n: int, noun: str) -> str:
+    """`1 slot`, `3 slots`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _size(value: float, unit_kib: int) -> str:
+    """A memory or disk size for people: `64 MiB`, `4 TiB`, `1.5 GiB`.
+
+    `unit_kib` is the size of one unit of `value` in KiB (1024 for MiB, 1 for KiB).
+    """
+    kib = float(value) * unit_kib
+    for name, scale in (("TiB", 1024**3), ("GiB", 1024**2), ("MiB", 1024)):
+        if kib >= scale:
+            return f"{kib / scale:.4g} {name}"
+    return f"{kib:.4g} KiB"
+
+
 def render(explanation: Explanation, job_id: str | None = None) -> str:
     """The text `skyflock q -analyze` prints for one idle job or autocluster."""
     e = explanation
@@ -334,7 +353,8 @@ def render(explanation: Explanation, job_id: str | None = None) -> str:
     cpus, memory, disk, gpus = e.request
     lines.append(f"{head}: {e.idle} idle job(s) in autocluster {e.autocluster}")
     lines.append(
-        f"  requests {cpus} CPUs, {memory} MiB memory, {disk} KiB disk, {gpus} GPUs;"
+        f"  requests {_count(cpus, 'CPU')}, {_size(memory, 1024)} memory,"
+        f" {_size(disk, 1)} disk, {_count(gpus, 'GPU')};"
         f" Requirements = {e.requirements}"
     )
     lines.append("")
