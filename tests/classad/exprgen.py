@@ -175,7 +175,7 @@ class ExprGen:
             return self.literal()
         fname = rng.choice(sorted(self.functions))
         arity = rng.choice(self.functions[fname])
-        if fname in ("strcat", "toUpper", "toLower"):
+        if fname in ("strcat", "toUpper", "toLower", "strcmp", "stricmp"):
             args = [self.expr(min(d, 1), scoped, below) for _ in range(arity)]
             # Lists are values here, unparsed as expressions there: keep lists out.
             return f"{fname}({', '.join(f'ifThenElse(isList({a}) || isClassAd({a}), 1, {a})' for a in args)})"

@@ -35,8 +35,9 @@ INTENDED_DIFFERENCES = {
     "to the nested ad itself, we to the top-level ad (MY is always the ad being matched); the "
     "generator puts only unscoped references inside nested-ad literals.",
     "lists turned into strings": "our lists are evaluated values, HTCondor's hold unevaluated "
-    "expressions, so strcat/toUpper/toLower of a list or ad print differently; the generator "
-    "keeps lists and ads out of those functions.",
+    "expressions, so strcat/toUpper/toLower of a list or ad print differently, and "
+    "strcmp/stricmp of one compare different text; the generator keeps lists and ads out of "
+    "those functions.",
     "evaluation without both ads": "classad2's ExprTree.eval(ad) without a target does not "
     "bind MY; we always do. Every comparison here passes both ads.",
     "integer literals beyond 64 bits": "HTCondor reads them as 0, we refuse them with a syntax "
