@@ -14,7 +14,7 @@ import typer
 
 from skyflock.cli.client import fail, session
 from skyflock.cli.queue_cmd import Constraint, Selectors
-from skyflock.cli.selectors import CLUSTER_ID, JOB_ID, SelectorError, selection
+from skyflock.cli.selectors import SelectorError, selection
 
 
 def history_command(
@@ -35,13 +35,9 @@ def history_command(
     ] = False,
 ) -> None:
     """Show finished jobs (condor_history)."""
-    from skyflock.cli.jobtable import ads_from_answer, autoformat, json_list, long_form
+    from skyflock.cli.jobtable import ads_from_answer, history_table, other_form, split_af
 
-    words = list(selectors or [])
-    expressions = list(af or [])
-    if expressions:
-        expressions += [w for w in words if not (JOB_ID.match(w) or CLUSTER_ID.match(w))]
-        words = [w for w in words if JOB_ID.match(w) or CLUSTER_ID.match(w)]
+    words, expressions = split_af(selectors or [], af or [])
     try:
         chosen = selection(words, constraint)
     except SelectorError as exc:
@@ -58,22 +54,14 @@ def history_command(
                 "ads"
             ]
         )
-    if as_json:
-        typer.echo(json_list(ads))
-    elif expressions:
-        try:
-            lines = autoformat(ads, expressions)
-        except ValueError as exc:
-            fail(str(exc))
-        for line in lines:
-            typer.echo(line)
-    elif long:
-        if ads:
-            typer.echo(long_form(ads))
-    else:
-        from skyflock.cli.jobtable import history_table
-
-        typer.echo(history_table(ads) if ads else "No finished jobs match.")
+    try:
+        lines = other_form(ads, as_json=as_json, expressions=expressions, long=long)
+    except ValueError as exc:
+        fail(str(exc))
+    if lines is None:
+        lines = [history_table(ads) if ads else "No finished jobs match."]
+    for line in lines:
+        typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:

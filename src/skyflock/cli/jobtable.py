@@ -189,3 +189,31 @@ def autoformat(ads: Sequence[ClassAd], expressions: Sequence[str]) -> list[str]:
 def long_form(ads: Sequence[ClassAd]) -> str:
     """-long: each ad in the old `Name = expr` form, a blank line between ads."""
     return "\n\n".join(ad.format("old").rstrip("\n") for ad in ads)
+
+
+def split_af(words: Sequence[str], af: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(selectors, -af expressions): like condor_q, -af takes every following word,
+    so job and cluster ids stay selectors and the other words are expressions."""
+    from skyflock.cli.selectors import CLUSTER_ID, JOB_ID
+
+    expressions = list(af)
+    if not expressions:
+        return list(words), expressions
+    ids = [w for w in words if JOB_ID.match(w) or CLUSTER_ID.match(w)]
+    return ids, expressions + [w for w in words if w not in ids]
+
+
+def other_form(
+    ads: Sequence[ClassAd], *, as_json: bool, expressions: Sequence[str], long: bool
+) -> list[str] | None:
+    """The lines of `--json`, `-af` or `-long` output, or None for the command's own table.
+
+    Raises ValueError (with the expression and caret) for a bad -af expression.
+    """
+    if as_json:
+        return [json_list(ads)]
+    if expressions:
+        return autoformat(ads, expressions)
+    if long:
+        return [long_form(ads)] if ads else []
+    return None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from skyflock.cli.client import fail, session
-from skyflock.cli.selectors import CLUSTER_ID, JOB_ID, SelectorError, selection
+from skyflock.cli.selectors import SelectorError, selection
 
 if TYPE_CHECKING:
     from skyflock.classad import ClassAd
@@ -91,21 +91,15 @@ def q_command(
 ) -> None:
     """Show the job queue (condor_q)."""
     from skyflock.cli.jobtable import (
-        autoformat,
         job_id,
-        json_list,
-        long_form,
+        other_form,
         queue_table,
+        split_af,
         status_of,
         totals_line,
     )
 
-    words = list(selectors or [])
-    expressions = list(af or [])
-    if expressions:
-        # condor_q -af takes every following word: keep ids as selectors, the rest are attributes
-        expressions += [w for w in words if not (JOB_ID.match(w) or CLUSTER_ID.match(w))]
-        words = [w for w in words if JOB_ID.match(w) or CLUSTER_ID.match(w)]
+    words, expressions = split_af(selectors or [], af or [])
     with session() as api:
         ads = fetch_queue(api, words, constraint, limit)
         if analyze:
@@ -117,22 +111,15 @@ def q_command(
                 return
             print_analysis(api, chosen)
             return
-    if as_json:
-        typer.echo(json_list(ads))
-    elif expressions:
-        try:
-            lines = autoformat(ads, expressions)
-        except ValueError as exc:
-            fail(str(exc))
-        for line in lines:
-            typer.echo(line)
-    elif long:
-        if ads:
-            typer.echo(long_form(ads))
-    else:
-        if ads:
-            typer.echo(queue_table(ads, time.time()))
-        typer.echo(totals_line(ads))
+    try:
+        lines = other_form(ads, as_json=as_json, expressions=expressions, long=long)
+    except ValueError as exc:
+        fail(str(exc))
+    if lines is None:
+        lines = [queue_table(ads, time.time())] if ads else []
+        lines.append(totals_line(ads))
+    for line in lines:
+        typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:
