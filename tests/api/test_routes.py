@@ -56,6 +56,30 @@ def test_healthz_and_docs(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
+def _answer_schema(spec: dict[str, Any], path: str, method: str, code: str) -> dict[str, Any]:
+    content = spec["paths"][path][method]["responses"][code]["content"]["application/json"]
+    ref = content["schema"].get("$ref") or content["schema"]["items"]["$ref"]
+    return spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]  # type: ignore[no-any-return]
+
+
+def test_openapi_describes_the_answers_and_the_errors(client: TestClient) -> None:
+    """The answers are the manager's result classes, described field by field, and
+    every route documents the JSON error answer."""
+    spec = client.get("/openapi.json").json()
+    prio = _answer_schema(spec, "/api/userprio", "get", "200")
+    assert "lower is served first" in prio["properties"]["effective_priority"]["description"]
+    submitted = _answer_schema(spec, "/api/jobs", "post", "201")
+    assert {"cluster_id", "procs", "count", "warnings"} <= set(submitted["properties"])
+    action = _answer_schema(spec, "/api/jobs/release", "post", "200")
+    refused = action["properties"]["refused"]["items"]["$ref"].rsplit("/", 1)[-1]
+    assert set(spec["components"]["schemas"][refused]["properties"]) == {"id", "reason"}
+    for path, method in (("/api/jobs/release", "post"), ("/api/jobs/{job_id}", "get")):
+        responses = spec["paths"][path][method]["responses"]
+        assert {"400", "404", "409", "413", "422"} <= set(responses)
+        error = _answer_schema(spec, path, method, "409")
+        assert list(error["properties"]) == ["error"]
+
+
 def test_submit_text_runs_to_history_with_events_and_logs(
     client: TestClient, tmp_path: Path
 ) -> None:
@@ -225,7 +249,28 @@ def test_malformed_ids_and_paths(client: TestClient) -> None:
     r = client.get("/api/nothing")
     assert r.status_code == 404 and "/docs" in r.json()["error"]
     r = client.post("/api/jobs", content=b"{not json", headers={"content-type": "application/json"})
-    assert r.status_code == 422 and "error" in r.json()
+    assert r.status_code == 422
+    assert r.json()["error"].startswith("the request body is not JSON: ")
+    r = client.delete("/api/jobs/1.0")
+    assert r.status_code == 405 and r.headers["allow"] == "GET"
+    assert r.json()["error"] == (
+        "DELETE is not allowed on /api/jobs/1.0: use GET (the API is listed at /docs)"
+    )
+
+
+@pytest.mark.parametrize("name", ["Foo Bar", "1abc", "A-B", "'Quoted'"])
+def test_qedit_refuses_what_is_not_an_attribute_name(
+    client: TestClient, tmp_path: Path, name: str
+) -> None:
+    (job, *_) = submit(client, tmp_path, HELD)["procs"]
+    before = client.get(f"/api/jobs/{job}", params={"form": "old"}).json()["ad"]
+    r = client.post("/api/jobs/qedit", json={"ids": [job], "attribute": name, "expression": "1"})
+    assert r.status_code == 422
+    assert r.json()["error"] == (
+        f"attribute: {name!r} is not an attribute name: letters, digits and _, "
+        "not starting with a digit"
+    )
+    assert client.get(f"/api/jobs/{job}", params={"form": "old"}).json()["ad"] == before
 
 
 def test_body_over_the_limit_is_413_and_nothing_is_queued(client: TestClient) -> None:

@@ -40,6 +40,7 @@ from skyflock.api import (
 from skyflock.api.limits import DEFAULT_MAX_BODY, BodySizeLimit
 from skyflock.api.metrics import install as install_metrics
 from skyflock.api.port import ManagerPort
+from skyflock.api.schemas import ERROR_RESPONSES
 from skyflock.manager.errors import UserError
 
 
@@ -51,6 +52,10 @@ def _field(loc: Any) -> str:
 def _validation_message(exc: RequestValidationError) -> str:
     problems = []
     for err in exc.errors()[:5]:
+        if err.get("type") == "json_invalid":
+            error = (err.get("ctx") or {}).get("error") or "it does not parse"
+            problems.append(f"the request body is not JSON: {error} (send JSON, see /docs)")
+            continue
         msg = str(err.get("msg", "invalid"))
         msg = msg.removeprefix("Value error, ")
         problems.append(f"{_field(err.get('loc', ()))}: {msg}")
@@ -90,7 +95,14 @@ def create_app(manager: ManagerPort, *, max_body: int = DEFAULT_MAX_BODY) -> Fas
         message = str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such API path: {request.url.path} (the API is listed at /docs)"
-        return JSONResponse({"error": message}, status_code=exc.status_code)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allowed = headers.get("Allow") or headers.get("allow") or "?"
+            message = (
+                f"{request.method} is not allowed on {request.url.path}: "
+                f"use {allowed} (the API is listed at /docs)"
+            )
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=headers)
 
     @app.get("/healthz", tags=["server"])
     async def healthz() -> dict[str, str]:
@@ -106,6 +118,6 @@ def create_app(manager: ManagerPort, *, max_body: int = DEFAULT_MAX_BODY) -> Fas
         routes_userprio,
         routes_config,
     ):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     install_metrics(app, manager)
     return app

@@ -11,12 +11,12 @@ from fastapi import APIRouter
 
 from skyflock.api.deps import ManagerDep
 from skyflock.api.routes_jobs import check_job_id
-from skyflock.api.schemas import AnalysisOut
+from skyflock.manager.results import Analysis
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 
-@router.get("/{job_id}/analyze", response_model=AnalysisOut)
-async def analyze(job_id: str, manager: ManagerDep) -> AnalysisOut:
+@router.get("/{job_id}/analyze", response_model=Analysis)
+async def analyze(job_id: str, manager: ManagerDep) -> Analysis:
     """The last cycle's explanation for the job."""
-    return AnalysisOut.of(manager.analyze(check_job_id(job_id)))
+    return manager.analyze(check_job_id(job_id))

@@ -31,20 +31,18 @@ from skyflock.api.port import ManagerPort
 from skyflock.api.reads import OffLoopDep
 from skyflock.api.schemas import (
     ActionRequest,
-    ActionResponse,
     AdForm,
     AdsResponse,
-    EventOut,
     JobOut,
     QeditRequest,
     Selection,
     SubmitRequest,
-    SubmitResponse,
     ad_from_request,
     ad_json_text,
     ads_response,
 )
 from skyflock.manager.errors import BadInput, NotFound
+from skyflock.manager.results import ActionResult, JobEvent, SubmitResult
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
@@ -72,25 +70,23 @@ def split_list(values: list[str] | None) -> list[str]:
     return out
 
 
-@router.post("", status_code=201, response_model=SubmitResponse)
-async def submit(body: SubmitRequest, manager: ManagerDep) -> SubmitResponse:
+@router.post("", status_code=201, response_model=SubmitResult)
+async def submit(body: SubmitRequest, manager: ManagerDep) -> SubmitResult:
     """Queue jobs: the text of a submit description, or job ads in JSON form."""
     owner = body.owner or _server_user()
     if body.submit is not None:
         base_dir = body.base_dir or os.getcwd()
         if not os.path.isabs(base_dir):
             raise BadInput(f"base_dir {base_dir!r}: give an absolute path")
-        result = await manager.submit(
+        return await manager.submit(
             body.submit,
             filename=body.filename,
             base_dir=base_dir,
             owner=owner,
             environ=body.environ,
         )
-    else:
-        ads = [ad_from_request(obj, f"ads[{i}]") for i, obj in enumerate(body.ads or [])]
-        result = await manager.submit_ads(ads, owner=owner)
-    return SubmitResponse.of(result)
+    ads = [ad_from_request(obj, f"ads[{i}]") for i, obj in enumerate(body.ads or [])]
+    return await manager.submit_ads(ads, owner=owner)
 
 
 @router.get("", response_model=AdsResponse)
@@ -139,42 +135,40 @@ def _job_answer(manager: ManagerPort, job_id: str, form: AdForm) -> Response:
     return Response(text, media_type="application/json")
 
 
-@router.get("/{job_id}/events", response_model=list[EventOut])
-async def events(job_id: str, manager: ManagerDep, off_loop: OffLoopDep) -> list[EventOut]:
+@router.get("/{job_id}/events", response_model=list[JobEvent])
+async def events(job_id: str, manager: ManagerDep, off_loop: OffLoopDep) -> list[JobEvent]:
     """The job's event log, oldest first."""
-    found = await off_loop(manager.job_events, check_job_id(job_id))
-    return [EventOut.of(e) for e in found]
+    return await off_loop(manager.job_events, check_job_id(job_id))
 
 
 def _ids(selection: Selection) -> list[str]:
     return [check_job_id(i) for i in selection.ids]
 
 
-@router.post("/remove", response_model=ActionResponse)
-async def remove(body: ActionRequest, manager: ManagerDep) -> ActionResponse:
+@router.post("/remove", response_model=ActionResult)
+async def remove(body: ActionRequest, manager: ManagerDep) -> ActionResult:
     """Remove jobs (running ones are vacated)."""
-    result = await manager.remove(_ids(body), body.constraint, reason=body.reason)
-    return ActionResponse.of(result)
+    return await manager.remove(_ids(body), body.constraint, reason=body.reason)
 
 
-@router.post("/hold", response_model=ActionResponse)
-async def hold(body: ActionRequest, manager: ManagerDep) -> ActionResponse:
+@router.post("/hold", response_model=ActionResult)
+async def hold(body: ActionRequest, manager: ManagerDep) -> ActionResult:
     """Hold jobs (running ones are vacated)."""
-    result = await manager.hold(_ids(body), body.constraint, reason=body.reason)
-    return ActionResponse.of(result)
+    return await manager.hold(_ids(body), body.constraint, reason=body.reason)
 
 
-@router.post("/release", response_model=ActionResponse)
-async def release(body: Selection, manager: ManagerDep) -> ActionResponse:
+@router.post("/release", response_model=ActionResult)
+async def release(body: Selection, manager: ManagerDep) -> ActionResult:
     """Release held jobs back to idle."""
-    result = await manager.release(_ids(body), body.constraint)
-    return ActionResponse.of(result)
+    return await manager.release(_ids(body), body.constraint)
 
 
-@router.post("/qedit", response_model=ActionResponse)
-async def qedit(body: QeditRequest, manager: ManagerDep) -> ActionResponse:
-    """Set one attribute of idle or held jobs to a ClassAd expression."""
-    result = await manager.qedit(
+@router.post("/qedit", response_model=ActionResult)
+async def qedit(body: QeditRequest, manager: ManagerDep) -> ActionResult:
+    """Set one attribute of queued jobs to a ClassAd expression.
+
+    A running job keeps running; the new value counts from then on (periodic
+    expressions, its next match)."""
+    return await manager.qedit(
         _ids(body), body.constraint, attribute=body.attribute, expression=body.expression
     )
-    return ActionResponse.of(result)

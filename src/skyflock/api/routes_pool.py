@@ -16,14 +16,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from skyflock.api.deps import ManagerDep
-from skyflock.api.schemas import (
-    AdForm,
-    AdsResponse,
-    ClusterOut,
-    ClusterStatsOut,
-    StatsOut,
-    ads_response,
-)
+from skyflock.api.schemas import AdForm, AdsResponse, ads_response
+from skyflock.manager.results import ClusterInfo, ManagerStats
 
 router = APIRouter(prefix="/api", tags=["pool"])
 
@@ -34,32 +28,13 @@ async def slots(manager: ManagerDep, form: Annotated[AdForm, Query()] = "json") 
     return ads_response(manager.slots(), form)
 
 
-@router.get("/clusters", response_model=list[ClusterOut])
-async def clusters(manager: ManagerDep) -> list[ClusterOut]:
+@router.get("/clusters", response_model=list[ClusterInfo])
+async def clusters(manager: ManagerDep) -> list[ClusterInfo]:
     """The federation's clusters."""
-    return [ClusterOut.of(c) for c in manager.clusters()]
+    return manager.clusters()
 
 
-@router.get("/stats", response_model=StatsOut)
-async def stats(manager: ManagerDep) -> StatsOut:
+@router.get("/stats", response_model=ManagerStats)
+async def stats(manager: ManagerDep) -> ManagerStats:
     """Queue counts and negotiation figures (JobStatus codes as keys)."""
-    s = manager.stats()
-    return StatsOut(
-        jobs_by_status={str(k): v for k, v in s.jobs_by_status.items()},
-        jobs_by_submitter={
-            name: {str(k): v for k, v in counts.items()}
-            for name, counts in s.jobs_by_submitter.items()
-        },
-        cycles=s.cycles,
-        last_cycle_seconds=s.last_cycle_seconds,
-        last_cycle_matches=s.last_cycle_matches,
-        total_matches=s.total_matches,
-        total_preemptions=s.total_preemptions,
-        completed_total=s.completed_total,
-        clusters=[
-            ClusterStatsOut(
-                name=c.name, slots=c.slots, cores_total=c.cores_total, cores_used=c.cores_used
-            )
-            for c in s.clusters
-        ],
-    )
+    return manager.stats()

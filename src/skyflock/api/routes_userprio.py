@@ -10,21 +10,23 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from skyflock.api.deps import ManagerDep
-from skyflock.api.schemas import PriorityOut, UserprioUpdate
+from skyflock.api.schemas import UserprioUpdate
+from skyflock.manager.results import SubmitterPriority
 
 router = APIRouter(prefix="/api/userprio", tags=["fair share"])
 
 
-@router.get("", response_model=list[PriorityOut])
-async def userprio(manager: ManagerDep) -> list[PriorityOut]:
+@router.get("", response_model=list[SubmitterPriority])
+async def userprio(manager: ManagerDep) -> list[SubmitterPriority]:
     """Every known submitter, best (lowest) effective priority first."""
-    return [PriorityOut.of(p) for p in manager.userprio()]
+    return manager.userprio()
 
 
-@router.post("/{submitter}", response_model=PriorityOut)
-async def set_userprio(submitter: str, body: UserprioUpdate, manager: ManagerDep) -> PriorityOut:
+@router.post("/{submitter}", response_model=SubmitterPriority)
+async def set_userprio(
+    submitter: str, body: UserprioUpdate, manager: ManagerDep
+) -> SubmitterPriority:
     """Set the submitter's factor, floor or ceiling."""
-    prio = await manager.set_userprio(
+    return await manager.set_userprio(
         submitter, factor=body.factor, floor=body.floor, ceiling=body.ceiling
     )
-    return PriorityOut.of(prio)

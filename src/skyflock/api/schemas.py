@@ -2,32 +2,25 @@ r"""Request and response bodies of the API (pydantic), and ClassAds as JSON.
 
 Job and slot ads travel in HTCondor's JSON form (`ClassAd.format("json")`):
 literal values as JSON values, expressions as `"\/Expr(...)\/"` strings, so a
-client can rebuild the ad with `ClassAd.parse`. The models here give the
-OpenAPI document at `/docs` its shapes.
-Neighbours: `api.routes_*` build these from `manager.results`; the CLI reads
-the same JSON.
+client can rebuild the ad with `ClassAd.parse`. The models here are the
+request bodies and the ad-list answers; the other answers are the facade's
+own result dataclasses (`manager.results`), which give the OpenAPI document
+at `/docs` their shapes directly, so there is one definition of each.
+Neighbours: `api.routes_*`; the CLI reads the same JSON.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from skyflock.classad import ClassAd, ClassAdSyntaxError
 from skyflock.manager.errors import BadInput
-from skyflock.manager.results import (
-    ActionResult,
-    Analysis,
-    ClusterInfo,
-    JobEvent,
-    SubmitResult,
-    SubmitterPriority,
-)
 
 AdForm = Literal["json", "new", "old"]
 
@@ -105,9 +98,23 @@ class ActionRequest(Selection):
     reason: str = ""
 
 
+ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+"""What HTCondor takes as an attribute name to set (condor_qedit refuses others)."""
+
+
 class QeditRequest(Selection):
-    attribute: str = Field(..., min_length=1)
+    attribute: str = Field(..., min_length=1, description="The attribute to set, e.g. JobPrio.")
     expression: str = Field(..., min_length=1, description="A ClassAd expression.")
+
+    @field_validator("attribute")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not ATTRIBUTE_NAME.match(value):
+            raise ValueError(
+                f"{value!r} is not an attribute name: letters, digits and _, "
+                "not starting with a digit"
+            )
+        return value
 
 
 class UserprioUpdate(BaseModel):
@@ -123,41 +130,7 @@ class UserprioUpdate(BaseModel):
 
 
 # -- responses -------------------------------------------------------------------------------
-
-
-class SubmitResponse(BaseModel):
-    cluster_id: int
-    count: int
-    procs: list[str]
-    warnings: list[str]
-
-    @classmethod
-    def of(cls, result: SubmitResult) -> SubmitResponse:
-        return cls(
-            cluster_id=result.cluster_id,
-            count=len(result.procs),
-            procs=list(result.procs),
-            warnings=list(result.warnings),
-        )
-
-
-class Refusal(BaseModel):
-    id: str
-    reason: str
-
-
-class ActionResponse(BaseModel):
-    action: str
-    changed: list[str]
-    refused: list[Refusal]
-
-    @classmethod
-    def of(cls, result: ActionResult) -> ActionResponse:
-        return cls(
-            action=result.action,
-            changed=list(result.changed),
-            refused=[Refusal(id=i, reason=r) for i, r in result.refused],
-        )
+# The facade's results (`manager.results`) are the other response bodies, as they are.
 
 
 class AdsResponse(BaseModel):
@@ -171,96 +144,21 @@ class AdsResponse(BaseModel):
 class JobOut(BaseModel):
     """One job: `where` is `queue` or `history`; `ad` as in `AdsResponse`."""
 
-    where: str
+    where: Literal["queue", "history"]
     ad: dict[str, Any] | str
 
 
-class EventOut(BaseModel):
-    seq: int
-    job_id: str
-    time: float
-    kind: str
-    cluster: str | None = None
-    slot: str | None = None
-    code: int | None = None
-    subcode: int | None = None
-    message: str | None = None
-
-    @classmethod
-    def of(cls, event: JobEvent) -> EventOut:
-        return cls(**dataclasses.asdict(event))
-
-
-class ClusterOut(BaseModel):
-    name: str
-    kind: str
-    tier: int
-    cores_total: int
-    cores_used: int
-    memory_total_mib: int
-    memory_used_mib: int
-    slots: int
-    running_jobs: int
-    healthy: bool
-    cordoned: bool
-    message: str
-
-    @classmethod
-    def of(cls, info: ClusterInfo) -> ClusterOut:
-        return cls(**dataclasses.asdict(info))
-
-
-class PriorityOut(BaseModel):
-    submitter: str
-    group: str
-    real_priority: float
-    effective_priority: float
-    priority_factor: float
-    accumulated_usage: float
-    running: int
-    idle: int
-    floor: float | None = None
-    ceiling: float | None = None
-
-    @classmethod
-    def of(cls, prio: SubmitterPriority) -> PriorityOut:
-        return cls(**dataclasses.asdict(prio))
-
-
-class AnalysisOut(BaseModel):
-    job_id: str
-    status: int
-    text: str
-    data: dict[str, Any]
-
-    @classmethod
-    def of(cls, analysis: Analysis) -> AnalysisOut:
-        return cls(
-            job_id=analysis.job_id,
-            status=analysis.status,
-            text=analysis.text,
-            data=dict(analysis.data),
-        )
-
-
-class ClusterStatsOut(BaseModel):
-    name: str
-    slots: int
-    cores_total: int
-    cores_used: int
-
-
-class StatsOut(BaseModel):
-    jobs_by_status: dict[str, int]
-    jobs_by_submitter: dict[str, dict[str, int]]
-    cycles: int
-    last_cycle_seconds: float
-    last_cycle_matches: int
-    total_matches: int
-    total_preemptions: int
-    completed_total: int
-    clusters: list[ClusterStatsOut]
-
-
 class ErrorOut(BaseModel):
-    error: str
+    """Every error answer: a message a person can act on."""
+
+    error: str = Field(..., description="What is wrong and, where it helps, what to do.")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Malformed input (a submit file names file:line)"},
+    404: {"model": ErrorOut, "description": "Unknown job id or path"},
+    409: {"model": ErrorOut, "description": "Illegal transition, e.g. releasing a running job"},
+    413: {"model": ErrorOut, "description": "Request body over the limit (16 MiB)"},
+    422: {"model": ErrorOut, "description": "The request does not fit the schema; names the field"},
+}
+"""The error answers every API route may give, for the OpenAPI document."""

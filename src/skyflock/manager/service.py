@@ -42,6 +42,7 @@ from skyflock.manager.results import (
     ClusterStats,
     JobEvent,
     ManagerStats,
+    RefusedJob,
     SubmitResult,
     SubmitterPriority,
 )
@@ -353,7 +354,7 @@ class Manager:
             if all(m.startswith("no job ") for _, m in refused):
                 raise NotFound(messages)
             raise Conflict(messages)
-        return ActionResult(action, tuple(moved), tuple(refused))
+        return ActionResult(action, tuple(moved), tuple(RefusedJob(i, m) for i, m in refused))
 
     async def remove(
         self, ids: Sequence[str] = (), constraint: str | None = None, reason: str = ""
