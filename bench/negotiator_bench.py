@@ -17,6 +17,7 @@ machine the difference is time spent waiting for a core.
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import resource
 import sys
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from skyflock.classad import ClassAd, parse
 from skyflock.core.config import negotiator_config
-from skyflock.core.model import AccountingState, ClusterState, Job, Slot, Snapshot
+from skyflock.core.model import AccountingState, ClusterState, IdleBatch, Job, Slot, Snapshot
 from skyflock.core.negotiate import negotiate
 
 CLUSTERS = [
@@ -107,7 +108,12 @@ def submitter_names(count: int) -> list[str]:
     return [f"{top[u % len(top)]}.u{u}" for u in range(count)]
 
 
-def build_jobs(count: int, shapes: int, submitters: list[str], rng: random.Random) -> list[Job]:
+def build_jobs(
+    count: int, shapes: int, submitters: list[str], rng: random.Random
+) -> tuple[list[Job], tuple[IdleBatch, ...]]:
+    """The idle jobs, in submission order, and their batches (jobs of one shape, submitter and
+    JobPrio, which differ only in `ClusterId`, `ProcId` and `QDate`), as a queue that knows
+    each job's submission would hand them to the negotiator."""
     base = (
         'TARGET.Arch == "X86_64" && TARGET.Disk >= RequestDisk'
         " && TARGET.Memory >= RequestMemory && TARGET.Cpus >= RequestCpus"
@@ -132,6 +138,7 @@ def build_jobs(count: int, shapes: int, submitters: list[str], rng: random.Rando
             )
         )
     jobs: list[Job] = []
+    alike: dict[tuple[int, str, int], list[int]] = {}
     for i in range(count):
         k = rng.randrange(shapes)
         who = submitters[(k + rng.randrange(3)) % len(submitters)]
@@ -141,9 +148,16 @@ def build_jobs(count: int, shapes: int, submitters: list[str], rng: random.Rando
         ad["ClusterId"] = 1 + i // 100
         ad["ProcId"] = i % 100
         ad["QDate"] = 1_700_000_000 + i
-        ad["JobPrio"] = 5 if rng.random() < 0.1 else 0
+        prio = 5 if rng.random() < 0.1 else 0
+        ad["JobPrio"] = prio
         jobs.append(Job(f"{1 + i // 100}.{i % 100}", ad, who))
-    return jobs
+        alike.setdefault((k, who, prio), []).append(i)
+    batches = tuple(IdleBatch(members, VARYING) for members in alike.values())
+    return jobs, batches
+
+
+VARYING = frozenset({"clusterid", "procid", "qdate"})
+"""The attributes in which the jobs of one batch differ."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,15 +167,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shapes", type=int, default=100)
     parser.add_argument("--submitters", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-hints",
+        action="store_true",
+        help="leave out the snapshot's batches and submission-order hint (every ad is read)",
+    )
+    parser.add_argument(
+        "--gc",
+        choices=("on", "freeze", "off"),
+        default="on",
+        help="the cyclic garbage collector during the cycle: on (default), frozen heap, or off",
+    )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     t0 = time.perf_counter()
     slots, cores = build_slots(args.slots, rng)
-    jobs = build_jobs(args.jobs, args.shapes, submitter_names(args.submitters), rng)
+    jobs, batches = build_jobs(args.jobs, args.shapes, submitter_names(args.submitters), rng)
     config = negotiator_config(GROUPS_CONFIG)
     clusters = {name: ClusterState(name, tier) for name, tier, _, _ in CLUSTERS}
-    snapshot = Snapshot(tuple(jobs), (), tuple(slots), AccountingState(), clusters)
+    snapshot = Snapshot(
+        tuple(jobs),
+        (),
+        tuple(slots),
+        AccountingState(),
+        clusters,
+        batches=None if args.no_hints else batches,
+        in_submission_order=not args.no_hints,
+    )
     built = time.perf_counter() - t0
+    if args.gc == "freeze":
+        gc.collect()
+        gc.freeze()
+    elif args.gc == "off":
+        gc.disable()
     t1 = time.perf_counter()
     c1 = time.process_time()
     plan = negotiate(snapshot, config, now=1_700_100_000.0, seed=args.seed)
@@ -182,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     stats = ", ".join(f"{k} {v:g}" for k, v in plan.stats.items())
     print(f"stats: {stats}")
     print(f"peak memory (max RSS, snapshot included): {peak_mib:,.0f} MiB")
+    hints = "none" if args.no_hints else f"{len(batches)} batches, submission order"
+    print(f"snapshot hints: {hints}; garbage collector: {args.gc}")
     return 0
 
 

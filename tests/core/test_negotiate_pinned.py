@@ -22,6 +22,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,7 @@ from skyflock.core.model import (
     AccountingState,
     Claim,
     ClusterState,
+    IdleBatch,
     Job,
     Plan,
     Slot,
@@ -91,10 +93,35 @@ def _first_cycle(
 ) -> tuple[Snapshot, object]:
     rng = random.Random(7)
     slot_list, _ = bench.build_slots(slots, rng)
-    job_list = bench.build_jobs(jobs, shapes, bench.submitter_names(submitters), rng)
+    job_list, batches = bench.build_jobs(jobs, shapes, bench.submitter_names(submitters), rng)
+    for b, batch in enumerate(batches):
+        for i in batch.jobs:
+            BATCH_OF[job_list[i].id] = b
     config = negotiator_config(bench.GROUPS_CONFIG)
     clusters = {name: ClusterState(name, tier) for name, tier, _, _ in bench.CLUSTERS}
     return Snapshot(tuple(job_list), (), tuple(slot_list), AccountingState(), clusters), config
+
+
+BATCH_OF: dict[str, int] = {}
+"""The benchmark's batch of each job id it built."""
+
+
+def _hinted(
+    snap: Snapshot, *, ordered: bool, varying: frozenset[str] = bench.VARYING, split_every: int = 0
+) -> Snapshot:
+    """The snapshot with the batches its builder knows; every `split_every`-th batch declares
+    a significant attribute as varying (so it is read job by job)."""
+    members: dict[int, list[int]] = {}
+    for i, job in enumerate(snap.idle):
+        members.setdefault(BATCH_OF[job.id], []).append(i)
+    batches = tuple(
+        IdleBatch(
+            jobs,
+            varying | {"requestmemory"} if split_every and n % split_every == 0 else varying,
+        )
+        for n, jobs in enumerate(members.values())
+    )
+    return dataclasses.replace(snap, batches=batches, in_submission_order=ordered)
 
 
 def _shuffled(snap: Snapshot) -> Snapshot:
@@ -161,15 +188,42 @@ def test_first_cycle_plan_is_pinned(first: tuple[Snapshot, object, Plan]) -> Non
     assert digest(plan) == PINNED["first"]
 
 
-def test_shuffled_queue_plan_is_pinned(first: tuple[Snapshot, object, Plan]) -> None:
+@pytest.mark.parametrize(
+    "hints",
+    [
+        {"ordered": True},
+        {"ordered": False},
+        {"ordered": True, "split_every": 3},
+        {"ordered": False, "split_every": 1},
+    ],
+)
+def test_snapshot_hints_leave_the_plan_as_it_is(
+    first: tuple[Snapshot, object, Plan], hints: dict[str, Any]
+) -> None:
     snap, config, _ = first
-    plan = negotiate(_shuffled(snap), config, NOW, seed=3)  # type: ignore[arg-type]
+    plan = negotiate(_hinted(snap, **hints), config, NOW, seed=3)  # type: ignore[arg-type]
+    assert digest(plan) == PINNED["first"]
+
+
+@pytest.mark.parametrize("hinted", [False, True])
+def test_shuffled_queue_plan_is_pinned(first: tuple[Snapshot, object, Plan], hinted: bool) -> None:
+    snap, config, _ = first
+    shuffled = _shuffled(snap)
+    if hinted:
+        shuffled = _hinted(shuffled, ordered=False)
+    plan = negotiate(shuffled, config, NOW, seed=3)  # type: ignore[arg-type]
     assert digest(plan) == PINNED["shuffled"]
 
 
-def test_second_cycle_with_preemption_is_pinned(first: tuple[Snapshot, object, Plan]) -> None:
+@pytest.mark.parametrize("hinted", [False, True])
+def test_second_cycle_with_preemption_is_pinned(
+    first: tuple[Snapshot, object, Plan], hinted: bool
+) -> None:
     snap, config, plan = first
-    second = negotiate(_second_cycle(snap, plan), config, NOW, seed=5)  # type: ignore[arg-type]
+    second_snap = _second_cycle(snap, plan)
+    if hinted:
+        second_snap = _hinted(second_snap, ordered=True)
+    second = negotiate(second_snap, config, NOW, seed=5)  # type: ignore[arg-type]
     assert second.preemptions
     assert digest(second) == PINNED["second"]
 

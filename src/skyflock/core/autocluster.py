@@ -35,7 +35,7 @@ from skyflock.core.clauses import names_read
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from skyflock.classad import ClassAd, Expr
-    from skyflock.core.model import Job, Slot
+    from skyflock.core.model import IdleBatch, Job, Slot
 
 JOB_ALWAYS = ("requirements", "rank", *carve.REQUEST_ATTRS)
 """Job attributes that are significant whatever the slots say."""
@@ -253,8 +253,9 @@ class JobGrouping:
     """The significant attributes used."""
     classes: list[JobClass]
     """Jobs split by (submitter, JobPrio, group), in order of first appearance."""
-    order_keys: list[tuple[Any, ...]]
-    """Per job, the constant values of the `order` attributes (0 when missing or not constant)."""
+    order_keys: list[tuple[Any, ...]] | None
+    """Per job, the constant values of the `order` attributes (0 when missing or not constant);
+    None when the snapshot vouched for the order and they were not read."""
     in_order: bool
     """The jobs come in non-decreasing order of `order_keys`: every class is sorted already."""
     size: int
@@ -296,6 +297,8 @@ def group_jobs(
     quantum: int,
     *,
     order: Sequence[str] = (),
+    batches: Sequence[IdleBatch] | None = None,
+    ordered: bool = False,
 ) -> JobGrouping:
     """Group idle jobs into autoclusters, and split them by submitter and JobPrio.
 
@@ -304,9 +307,16 @@ def group_jobs(
     `order` attributes (and whether the jobs already come in that order). A job is looked up by the identity of its significant
     expression objects (jobs of one submission share them); only the first
     job with a new combination of objects is compared structurally.
+
+    With `batches` (`Snapshot.batches`) the pass reads one ad per batch
+    instead (`_group_batches`), and with `ordered` as well
+    (`Snapshot.in_submission_order`) it reads no job's `order` attributes at
+    all: the grouping is the same as the one-job-at-a-time pass would give.
     """
     attrs = set(significant) | set(JOB_ALWAYS)
     wanted = tuple(name.lower() for name in order)
+    if batches is not None:
+        return _group_batches(jobs, batches, attrs, quantum, wanted, ordered)
     order_of = _getter(wanted)
     while True:
         names = tuple(sorted(attrs))
@@ -366,6 +376,20 @@ def group_jobs(
         if not more:
             break
         attrs |= more
+    return _grouping(jobs, names, tokens, reps, classes, order_keys, in_order, quantum)
+
+
+def _grouping(
+    jobs: Sequence[Job],
+    names: tuple[str, ...],
+    tokens: _Tokens,
+    reps: list[Job],
+    classes: dict[tuple[str, int | float, int], JobClass],
+    order_keys: list[tuple[Any, ...]] | None,
+    in_order: bool,
+    quantum: int,
+) -> JobGrouping:
+    """The groups of a finished pass: keys, requests and counts from each group's first job."""
     counts = [0] * len(reps)
     for cls in classes.values():
         counts[cls.group] += len(cls.jobs)
@@ -395,6 +419,103 @@ def group_jobs(
 
 
 _AD = operator.attrgetter("ad")
+
+
+def _first(unit: tuple[int, Sequence[int]]) -> int:
+    return unit[0]
+
+
+def _group_batches(
+    jobs: Sequence[Job],
+    batches: Sequence[IdleBatch],
+    attrs: set[str],
+    quantum: int,
+    wanted: tuple[str, ...],
+    ordered: bool,
+) -> JobGrouping:
+    """`group_jobs` over batches of alike jobs: one ad read per batch.
+
+    A batch whose `varying` attributes include a significant one (or
+    `JobPrio`) is taken apart and its jobs placed one by one. Batches and
+    single jobs are placed in order of their first job, so every group and
+    every class is found at the same job as in the one-job-at-a-time pass
+    (same representative, same numbering); a class that several batches add
+    to is sorted back into snapshot order.
+    """
+    while True:
+        names = tuple(sorted(attrs))
+        needed = {*names, "jobprio"}
+        sig = _getter(names)
+        tokens = _Tokens()
+        tok = tokens.token
+        units: list[tuple[int, Sequence[int]]] = []
+        for batch in batches:
+            members = batch.jobs
+            if not members:
+                continue
+            if needed.isdisjoint(batch.varying):
+                units.append((members[0], members))
+            else:
+                units.extend((i, (i,)) for i in members)
+        units.sort(key=_first)
+        index: dict[tuple[object, ...], int] = {}
+        classes: dict[tuple[str, int | float, int], JobClass] = {}
+        merged: set[tuple[str, int | float, int]] = set()
+        reps: list[Job] = []
+        for first, members in units:
+            rep = jobs[first]
+            for exprs, consts in classad_tables((rep.ad,)):
+                try:
+                    values = sig(exprs)
+                except KeyError:
+                    values = tuple(map(exprs.get, names))
+                key = tuple([tok(v) for v in values])
+                gi = index.get(key)
+                if gi is None:
+                    gi = index[key] = len(reps)
+                    reps.append(rep)
+                ck = (rep.submitter, job_prio(consts.get("jobprio", 0)), gi)
+                cls = classes.get(ck)
+                if cls is None:
+                    classes[ck] = JobClass(ck[0], ck[1], gi, list(members))
+                else:
+                    cls.jobs.extend(members)
+                    merged.add(ck)
+        more = _closure(attrs, tokens)
+        if not more:
+            break
+        attrs |= more
+    for ck in merged:
+        classes[ck].jobs.sort()
+    if ordered:
+        order_keys: list[tuple[Any, ...]] | None = None
+        in_order = True
+    else:
+        order_keys, in_order = _order_keys(jobs, wanted)
+    return _grouping(jobs, names, tokens, reps, classes, order_keys, in_order, quantum)
+
+
+def _order_keys(jobs: Sequence[Job], wanted: tuple[str, ...]) -> tuple[list[tuple[Any, ...]], bool]:
+    """The constant values of the `wanted` attributes of every job, and whether they are in order."""
+    order_of = _getter(wanted)
+    order_keys: list[tuple[Any, ...]] = []
+    add_key = order_keys.append
+    in_order = True
+    last: tuple[Any, ...] = ()
+    for _, consts in classad_tables(map(_AD, jobs)):
+        try:
+            keys = order_of(consts)
+        except KeyError:
+            keys = tuple([consts.get(a, 0) for a in wanted])
+        add_key(keys)
+        if in_order:
+            try:
+                if keys < last:
+                    in_order = False
+            except TypeError:
+                in_order = False
+        last = keys
+    return order_keys, in_order
 
 
 def group_slots(

@@ -8,7 +8,7 @@ federation, and both act on the `Plan`. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import TYPE_CHECKING, NamedTuple
@@ -95,14 +95,42 @@ class AccountingState:
 
 
 @dataclass(frozen=True, slots=True)
+class IdleBatch:
+    """Idle jobs that the snapshot's builder knows to be alike (see `Snapshot.batches`).
+
+    `jobs` are indices into `Snapshot.idle`, increasing. Every job of the batch
+    has the same `submitter` and the same `JobPrio`, and their ads are
+    structurally equal in every attribute except those named in `varying`
+    (lower-case): typically the jobs of one submission, which differ in
+    `ProcId` and little else. The negotiator then reads one ad per batch
+    instead of one per job, unless an attribute it needs is in `varying`, in
+    which case it reads the batch's ads one by one.
+    """
+
+    jobs: Sequence[int]
+    varying: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Everything one negotiation cycle looks at."""
+    """Everything one negotiation cycle looks at.
+
+    `batches` and `in_submission_order` are optional hints from a builder that
+    knows its queue (the manager's live queue, the simulator, the benchmark);
+    the plan is the same with or without them, only faster with them. They
+    are trusted, not checked (checking would read every ad, which is what they
+    save): `batches` must split `idle` into `IdleBatch`es, every idle job in
+    exactly one; `in_submission_order` says `idle` is listed in non-decreasing
+    (`QDate`, `ClusterId`, `ProcId`), all of them numbers.
+    """
 
     idle: tuple[Job, ...]
     running: tuple[Claim, ...]
     slots: tuple[Slot, ...]
     accounting: AccountingState
     clusters: Mapping[str, ClusterState] = field(default_factory=dict)
+    batches: tuple[IdleBatch, ...] | None = None
+    in_submission_order: bool = False
 
 
 class Match(NamedTuple):

@@ -99,6 +99,10 @@ class Request:
         return len(self.jobs) - self.next
 
 
+def _by_prio_then_first(req: Request) -> tuple[float | int, int]:
+    return (-req.prio, req.jobs[0])
+
+
 @dataclass(slots=True)
 class Submitter:
     name: str
@@ -174,7 +178,14 @@ class _Cycle:
         own = distinct_expressions((s.ad for s in snap.slots), SLOT_EXPRESSIONS)
         for expr, holder in own:
             job_sig |= clauses.names_read_in(expr, holder)[1]
-        self.grouping = group_jobs(snap.idle, job_sig, config.memory_quantum, order=ORDER_ATTRS)
+        self.grouping = group_jobs(
+            snap.idle,
+            job_sig,
+            config.memory_quantum,
+            order=ORDER_ATTRS,
+            batches=snap.batches,
+            ordered=snap.in_submission_order,
+        )
         self.job_groups = self.grouping.groups
         for jg in self.job_groups:
             for job_expr in (jg.requirements, jg.rank):
@@ -231,20 +242,26 @@ class _Cycle:
             )
         requests = [Request(c.submitter, c.group, c.prio, c.jobs) for c in self.grouping.classes]
         order_keys = self.grouping.order_keys
-        try:
-            for req in [] if self.grouping.in_order else requests:
-                req.jobs.sort(key=order_keys.__getitem__)
-        except TypeError:  # a QDate, ClusterId or ProcId that is not a number sorts as 0
-            order_keys = [tuple(_sortable(x) for x in k) for k in order_keys]
-            for req in requests:
-                req.jobs.sort()  # a failed sort leaves the list permuted: ties go by index
-                req.jobs.sort(key=order_keys.__getitem__)
+        if order_keys is not None:
+            try:
+                for req in [] if self.grouping.in_order else requests:
+                    req.jobs.sort(key=order_keys.__getitem__)
+            except TypeError:  # a QDate, ClusterId or ProcId that is not a number sorts as 0
+                order_keys = [tuple(_sortable(x) for x in k) for k in order_keys]
+                for req in requests:
+                    req.jobs.sort()  # a failed sort leaves the list permuted: ties go by index
+                    req.jobs.sort(key=order_keys.__getitem__)
         for req in requests:
             s = submitter(req.submitter)
             s.requests.append(req)
             s.pending += self.weight(self.job_groups[req.ac].request) * len(req.jobs)
         for s in subs.values():
-            s.requests.sort(key=lambda r: (-r.prio, order_keys[r.jobs[0]], r.jobs[0]))
+            if order_keys is None:
+                # jobs listed in submission order: a job's index orders it as its keys would
+                s.requests.sort(key=_by_prio_then_first)
+            else:
+                keys = order_keys
+                s.requests.sort(key=lambda r: (-r.prio, keys[r.jobs[0]], r.jobs[0]))
         self.submitters = dict(sorted(subs.items()))
         self.floors, self.ceilings = fairshare.submitter_bounds(acct, self.submitters, config)
         self.preemptor = Preemptor(
