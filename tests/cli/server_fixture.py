@@ -84,8 +84,10 @@ class ServerProcess:
             time.sleep(0.1)
         return cls(url, data_dir, process)
 
-    def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "SKYFLOCK_URL": self.url, "COLUMNS": "200"}
+    def run(
+        self, *args: str, cwd: Path | None = None, columns: int = 200
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "SKYFLOCK_URL": self.url, "COLUMNS": str(columns)}
         return subprocess.run(
             [*skyflock_argv(), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=60
         )

@@ -99,6 +99,11 @@ def test_submit_q_af_constraint_long_json_qedit_release_history_rm(
     )
     r = server.run("q", str(c), "-af", "ProcId", "JobStatus", "Arguments")
     assert r.stdout.splitlines() == ["0 5 hi 0", "1 5 hi 1", "2 5 hi 2"]
+    # as with condor_q, a word before -af is a selector (an owner), one after it an attribute
+    me = getpass.getuser()
+    r = server.run("q", me, "-af", "ClusterId", "ProcId", "-constraint", f"ClusterId == {c}")
+    assert r.returncode == 0 and r.stdout.splitlines() == [f"{c} 0", f"{c} 1", f"{c} 2"]
+    assert server.run("q", "nobody_here", "-af", "ClusterId").stdout == ""
     r = server.run(
         "q", "-constraint", f"ClusterId == {c} && ProcId == 1", "-af", "ProcId", "RequestCpus * 2"
     )
@@ -202,6 +207,8 @@ def test_userprio_set_and_get(server: ServerProcess, tmp_path: Path) -> None:
     # User Name, Group, Eff. Prio, Real Prio, Prio Factor, ...: effective = real x factor
     assert row[4] == "7"
     assert float(row[2]) == pytest.approx(7 * float(row[3]), abs=0.01)
+    narrow = server.run("userprio", columns=40)
+    assert narrow.stdout == r.stdout and "…" not in narrow.stdout
     rows = {row["submitter"]: row for row in json.loads(server.run("userprio", "--json").stdout)}
     assert rows[me]["priority_factor"] == 7 and rows[me]["ceiling"] == 1
     r = server.run("userprio", "-setfactor", me, "0")
@@ -213,6 +220,23 @@ def test_status_and_config(server: ServerProcess) -> None:
     assert r.returncode == 0
     assert "Unclaimed" in r.stdout or "Claimed" in r.stdout
     assert "local" in r.stdout and "/2048" in r.stdout
+    # in a pipe or a narrow terminal nothing is cut, as with condor_status
+    narrow = server.run("status", columns=40)
+    assert narrow.stdout == r.stdout and "…" not in narrow.stdout
+    header = narrow.stdout.splitlines()[0]
+    assert header.split() == [
+        "Name",
+        "Cluster",
+        "OpSys",
+        "Arch",
+        "State",
+        "Activity",
+        "Cpus",
+        "Mem(MiB)",
+        "Disk(GiB)",
+    ]
+    cluster_header = narrow.stdout.split("\n\n")[1].splitlines()[0]
+    assert cluster_header.split()[:5] == ["Cluster", "Kind", "Tier", "Slots", "Cores"]
     r = server.run("status", "--json")
     assert json.loads(r.stdout)["clusters"][0]["cores_total"] == 2
     assert server.run("config", "negotiator.interval").stdout.strip() == "negotiator.interval = 0.2"
@@ -248,19 +272,29 @@ def test_bad_input_leaves_the_queue_unchanged(server: ServerProcess, tmp_path: P
     first, text, caret = r.stderr.rstrip("\n").split("\n")
     assert first.startswith("-constraint: line 1, column 13: "), r.stderr
     assert text == "JobStatus ==" and caret == " " * 12 + "^"
-    for args in (
-        ("rm", "999.0"),
-        ("release", "999.0"),
-        ("analyze", "999.0"),
-        ("q", "-constraint", "JobStatus =="),
-        ("rm", "not a job"),
-        ("qedit", "-constraint", "true", "A", "1 +"),
+    for args, message in (
+        (("rm", "999.0"), "no job 999.0 in the queue or the history"),
+        (("hold", "999.0"), "no job 999.0 in the queue or the history"),
+        (("release", "999.0"), "no job 999.0 in the queue or the history"),
+        (("qedit", "999.0", "A", "1"), "no job 999.0 in the queue or the history"),
+        (("analyze", "999.0"), "no job 999.0 in the queue or the history"),
+        (("logs", "999.0"), "no job 999.0 in the queue or the history"),
+        (("logs", "abc"), "'abc': expected a job id CLUSTER.PROC, like 12.0"),
+        (("rm", "999999"), "no job in the queue matches ClusterId == 999999"),
+        (("hold", f"{c}.0"), f"job {c}.0 is Held; only Idle or Running jobs can be held"),
+        (("q", "-constraint", "JobStatus =="), "-constraint: line 1, column 13"),
+        (("rm", "not a job"), "'not a job': not a job id (12.0), a cluster id (12) or an owner"),
+        (("qedit", "-constraint", "true", "A", "1 +"), "A: line 1, column 4"),
+        (
+            ("qedit", f"{c}.0", "Foo Bar", "1"),
+            "attribute: 'Foo Bar' is not an attribute name: letters, digits and _, "
+            "not starting with a digit",
+        ),
+        (("q", "-af", "a +"), "-af a +: line 1, column 4"),
     ):
         r = server.run(*args)
         assert r.returncode == 1, (args, r.stdout, r.stderr)
-        assert r.stderr.strip() and "Traceback" not in r.stderr, args
-        if "999.0" in args:
-            assert "999.0" in r.stderr
+        assert r.stderr.startswith(message) and "Traceback" not in r.stderr, (args, r.stderr)
     r = server.run("rm")
     assert r.returncode == 2 and "name the jobs" in r.stderr
     assert queue_snapshot(server, c) == before

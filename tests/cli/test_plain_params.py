@@ -129,7 +129,14 @@ def _imports(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
 
 
 @pytest.mark.parametrize(
-    "args", [("--help",), ("q", "-limit", "5", "-constraint", "true"), ("rm", "1.0")]
+    "args",
+    [
+        ("--help",),
+        ("q", "-limit", "5", "-constraint", "true"),
+        ("rm", "1.0"),
+        ("status",),
+        ("userprio",),
+    ],
 )
 def test_client_commands_load_no_heavy_package(args: tuple[str, ...]) -> None:
     r, names = _imports(*args)

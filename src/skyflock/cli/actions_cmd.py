@@ -8,7 +8,8 @@
 Each changed job gets one line ("Job 12.0 marked for removal."). A job the
 server refuses (unknown id, illegal transition such as releasing a running
 job) prints why on stderr and the command exits 1; nothing selected is also
-exit 1. Neighbours: `cli.selectors`, `cli.client`, `api.routes_jobs`.
+exit 1, with the selection it looked for. qedit changes queued jobs, running
+ones too (as condor_qedit does); the new value counts from then on. Neighbours: `cli.selectors`, `cli.client`, `api.routes_jobs`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def _chosen(selectors: list[str] | None, constraint: str | None) -> Chosen:
     return chosen
 
 
-def _report(action: str, answer: dict[str, Any]) -> None:
+def _report(action: str, answer: dict[str, Any], chosen: Chosen) -> None:
     changed: list[str] = answer["changed"]
     refused: list[dict[str, str]] = answer["refused"]
     words = DONE_WORDS[action]
@@ -55,7 +56,7 @@ def _report(action: str, answer: dict[str, Any]) -> None:
     if len(refused) > MAX_LINES:
         typer.echo(f"... and {len(refused) - MAX_LINES} more jobs refused.", err=True)
     if not changed and not refused:
-        fail("no jobs matched")
+        fail(f"no job in the queue matches {chosen.constraint or ', '.join(chosen.ids)}")
     if refused:
         raise typer.Exit(1)
 
@@ -64,7 +65,7 @@ def _act(action: str, chosen: Chosen, extra: dict[str, Any]) -> None:
     body: dict[str, Any] = {"ids": list(chosen.ids), "constraint": chosen.constraint, **extra}
     with session() as api:
         answer = api.post(f"/api/jobs/{action}", body)
-    _report(action, answer)
+    _report(action, answer, chosen)
 
 
 def rm_command(

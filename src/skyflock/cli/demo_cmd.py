@@ -365,7 +365,7 @@ def report(
 
     console.print()
     console.rule("Fair share (skyflock userprio)")
-    console.print(userprio_table(api.get("/api/userprio")))
+    console.print(userprio_table(api.get("/api/userprio")), markup=False, soft_wrap=True)
     console.print("The lowest effective priority is served first; it rises with recent usage.")
 
     console.rule("Queue statistics")

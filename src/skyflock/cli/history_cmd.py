@@ -13,7 +13,14 @@ from typing import Annotated
 import typer
 
 from skyflock.cli.client import fail, session
-from skyflock.cli.queue_cmd import Constraint, Selectors
+from skyflock.cli.queue_cmd import (
+    AsJson,
+    Autoformat,
+    AutoformatCommand,
+    Constraint,
+    Long,
+    Selectors,
+)
 from skyflock.cli.selectors import SelectorError, selection
 
 
@@ -23,23 +30,15 @@ def history_command(
     limit: Annotated[
         int, typer.Option("-limit", "--limit", "-match", min=1, help="At most N jobs.")
     ] = 100,
-    af: Annotated[
-        list[str] | None,
-        typer.Option("-af", "--af", "-autoformat", help="Print these attributes or expressions."),
-    ] = None,
-    long: Annotated[
-        bool, typer.Option("-long", "-l", "--long", help="Print whole job ads.")
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", "-json", help="Print the ads as JSON.")
-    ] = False,
+    af: Autoformat = None,
+    long: Long = False,
+    as_json: AsJson = False,
 ) -> None:
     """Show finished jobs (condor_history)."""
-    from skyflock.cli.jobtable import ads_from_answer, history_table, other_form, split_af
+    from skyflock.cli.jobtable import ads_from_answer, history_table, other_form
 
-    words, expressions = split_af(selectors or [], af or [])
     try:
-        chosen = selection(words, constraint)
+        chosen = selection(selectors or [], constraint)
     except SelectorError as exc:
         fail(str(exc))
     where = chosen.constraint
@@ -55,7 +54,7 @@ def history_command(
             ]
         )
     try:
-        lines = other_form(ads, as_json=as_json, expressions=expressions, long=long)
+        lines = other_form(ads, as_json=as_json, expressions=af or [], long=long)
     except ValueError as exc:
         fail(str(exc))
     if lines is None:
@@ -65,4 +64,4 @@ def history_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("history")(history_command)
+    app.command("history", cls=AutoformatCommand)(history_command)

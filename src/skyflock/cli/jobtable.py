@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from skyflock.classad import ERROR, UNDEFINED, ClassAd, ClassAdSyntaxError, parse
+from skyflock.cli.texttable import text_table
 
 STATUS_LETTER = {1: "I", 2: "R", 3: "X", 4: "C", 5: "H", 6: "E", 7: "S"}
 
@@ -84,22 +85,6 @@ def command(ad: ClassAd) -> str:
 
 def owner(ad: ClassAd) -> str:
     return _str(ad, "Owner", "-")
-
-
-def text_table(columns: Sequence[str], right: set[str], rows: Iterable[Sequence[str]]) -> str:
-    """Columns padded to their widest cell, three spaces apart, a rule under the header;
-    the `right` ones right-justified. Lines are never cut (as condor_q's are not)."""
-    body = [list(r) for r in rows]
-    widths = [max([len(c), *(len(r[i]) for r in body)]) for i, c in enumerate(columns)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "   ".join(
-            cell.rjust(w) if name in right else cell.ljust(w)
-            for name, cell, w in zip(columns, cells, widths, strict=True)
-        ).rstrip()
-
-    rule = "─" * (sum(widths) + 3 * (len(widths) - 1))
-    return "\n".join([line(columns), rule, *(line(r) for r in body)])
 
 
 def queue_table(ads: Sequence[ClassAd], now: float) -> str:
@@ -189,18 +174,6 @@ def autoformat(ads: Sequence[ClassAd], expressions: Sequence[str]) -> list[str]:
 def long_form(ads: Sequence[ClassAd]) -> str:
     """-long: each ad in the old `Name = expr` form, a blank line between ads."""
     return "\n\n".join(ad.format("old").rstrip("\n") for ad in ads)
-
-
-def split_af(words: Sequence[str], af: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(selectors, -af expressions): like condor_q, -af takes every following word,
-    so job and cluster ids stay selectors and the other words are expressions."""
-    from skyflock.cli.selectors import CLUSTER_ID, JOB_ID
-
-    expressions = list(af)
-    if not expressions:
-        return list(words), expressions
-    ids = [w for w in words if JOB_ID.match(w) or CLUSTER_ID.match(w)]
-    return ids, expressions + [w for w in words if w not in ids]
 
 
 def other_form(

@@ -16,21 +16,23 @@ Neighbours: `cli.client` (HTTP), `cli.selectors`, `cli.jobtable` (printing),
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from skyflock.cli.client import fail, session
-from skyflock.cli.selectors import SelectorError, selection
+from skyflock.cli.plain_params import PlainCommand
+from skyflock.cli.selectors import CLUSTER_ID, JOB_ID, SelectorError, selection
 
 if TYPE_CHECKING:
     from skyflock.classad import ClassAd
     from skyflock.cli.client import Client
 
-# Every command imports what it prints with (rich, the ClassAd library) inside
-# its function: typer needs only the signatures, and `skyflock --help` or a
+# Every command imports what it prints with (the ClassAd library) inside its
+# function: typer needs only the signatures, and `skyflock --help` or a
 # command that does not print a table should not pay for them.
 
+# The options `q` and `history` share (and rm, hold, release, qedit the first two).
 Selectors = Annotated[
     list[str] | None,
     typer.Argument(help="Job ids (12.0), cluster ids (12) or owners.", show_default=False),
@@ -41,6 +43,46 @@ Constraint = Annotated[
         "-constraint", "--constraint", help="Only jobs for which this ClassAd expression is true."
     ),
 ]
+Autoformat = Annotated[
+    list[str] | None,
+    typer.Option("-af", "--af", "-autoformat", help="Print these attributes or expressions."),
+]
+Long = Annotated[bool, typer.Option("-long", "-l", "--long", help="Print whole job ads.")]
+AsJson = Annotated[bool, typer.Option("--json", "-json", help="Print the ads as JSON.")]
+
+AF_OPTIONS = ("-af", "--af", "-autoformat")
+
+
+def af_words_as_options(args: list[str]) -> list[str]:
+    """condor_q's `-af` takes every word after it up to the next option: `-af A B` is
+    `-af A -af B`. Job and cluster ids there stay selectors, and the words before
+    `-af` stay selectors too (`q alice -af ClusterId` is alice's jobs)."""
+    out: list[str] = []
+    taking = value_next = False
+    for n, arg in enumerate(args):
+        if value_next:
+            out.append(arg)
+            value_next, taking = False, True
+        elif arg == "--":
+            return out + args[n:]
+        elif arg in AF_OPTIONS:
+            out.append(arg)
+            value_next = True
+        elif arg.startswith("-") and len(arg) > 1:
+            out.append(arg)
+            taking = arg.startswith(tuple(f"{o}=" for o in AF_OPTIONS))
+        elif taking and not (JOB_ID.match(arg) or CLUSTER_ID.match(arg)):
+            out += [AF_OPTIONS[0], arg]
+        else:
+            out.append(arg)
+    return out
+
+
+class AutoformatCommand(PlainCommand):
+    """A command with condor_q's `-af` (q, history): see `af_words_as_options`."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, af_words_as_options(list(args)))
 
 
 def fetch_queue(
@@ -71,35 +113,21 @@ def print_analysis(api: Client, ids: list[str]) -> None:
 def q_command(
     selectors: Selectors = None,
     constraint: Constraint = None,
-    af: Annotated[
-        list[str] | None,
-        typer.Option("-af", "--af", "-autoformat", help="Print these attributes or expressions."),
-    ] = None,
-    long: Annotated[
-        bool, typer.Option("-long", "-l", "--long", help="Print whole job ads.")
-    ] = False,
+    af: Autoformat = None,
+    long: Long = False,
     analyze: Annotated[
         bool,
         typer.Option("-analyze", "-better-analyze", "--analyze", help="Explain why jobs are idle."),
     ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", "-json", help="Print the ads as JSON.")
-    ] = False,
+    as_json: AsJson = False,
     limit: Annotated[
         int | None, typer.Option("-limit", "--limit", min=1, help="At most N jobs.")
     ] = None,
 ) -> None:
     """Show the job queue (condor_q)."""
-    from skyflock.cli.jobtable import (
-        job_id,
-        other_form,
-        queue_table,
-        split_af,
-        status_of,
-        totals_line,
-    )
+    from skyflock.cli.jobtable import job_id, other_form, queue_table, status_of, totals_line
 
-    words, expressions = split_af(selectors or [], af or [])
+    words, expressions = selectors or [], af or []
     with session() as api:
         ads = fetch_queue(api, words, constraint, limit)
         if analyze:
@@ -123,4 +151,4 @@ def q_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("q")(q_command)
+    app.command("q", cls=AutoformatCommand)(q_command)

@@ -8,14 +8,12 @@ Neighbours: `api.routes_pool` (`/api/slots`, `/api/clusters`), `cli.client`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from skyflock.cli.client import dump_json, session
-
-if TYPE_CHECKING:
-    from rich.table import Table
+from skyflock.cli.texttable import text_table
 
 
 def _int(ad: dict[str, Any], name: str) -> int:
@@ -23,12 +21,9 @@ def _int(ad: dict[str, Any], name: str) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def slot_table(slots: list[dict[str, Any]]) -> Table:
-    from rich import box
-    from rich.table import Table
-
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for name in (
+def slot_table(slots: list[dict[str, Any]]) -> str:
+    """One row per partitionable slot: what is left of it over its totals."""
+    columns = (
         "Name",
         "Cluster",
         "OpSys",
@@ -38,82 +33,82 @@ def slot_table(slots: list[dict[str, Any]]) -> Table:
         "Cpus",
         "Mem(MiB)",
         "Disk(GiB)",
-    ):
-        table.add_column(
-            name, justify="right" if name[0] in "CMD" and name != "Cluster" else "left"
-        )
+    )
+    rows = []
     for ad in slots:
         cpus, total = _int(ad, "Cpus"), _int(ad, "TotalCpus")
         mem, total_mem = _int(ad, "Memory"), _int(ad, "TotalMemory")
         busy = cpus < total or mem < total_mem
-        table.add_row(
-            str(ad.get("Name", "-")),
-            str(ad.get("ClusterName", "-")),
-            str(ad.get("OpSys", "-")),
-            str(ad.get("Arch", "-")),
-            "Claimed" if cpus == 0 else "Unclaimed",
-            "Busy" if busy else "Idle",
-            f"{cpus}/{total}",
-            f"{mem}/{total_mem}",
-            f"{_int(ad, 'Disk') / 1024 / 1024:.1f}",
+        rows.append(
+            (
+                str(ad.get("Name", "-")),
+                str(ad.get("ClusterName", "-")),
+                str(ad.get("OpSys", "-")),
+                str(ad.get("Arch", "-")),
+                "Claimed" if cpus == 0 else "Unclaimed",
+                "Busy" if busy else "Idle",
+                f"{cpus}/{total}",
+                f"{mem}/{total_mem}",
+                f"{_int(ad, 'Disk') / 1024 / 1024:.1f}",
+            )
         )
-    return table
+    return text_table(columns, {"Cpus", "Mem(MiB)", "Disk(GiB)"}, rows)
 
 
-def cluster_table(clusters: list[dict[str, Any]]) -> Table:
-    from rich import box
-    from rich.table import Table
+CLUSTER_COLUMNS = (
+    "Cluster",
+    "Kind",
+    "Tier",
+    "Slots",
+    "Cores",
+    "Used",
+    "Free",
+    "Mem(MiB)",
+    "MemUsed",
+    "Running",
+    "Health",
+)
+SUMMED = {
+    "Slots": "slots",
+    "Cores": "cores_total",
+    "Used": "cores_used",
+    "Mem(MiB)": "memory_total_mib",
+    "MemUsed": "memory_used_mib",
+    "Running": "running_jobs",
+}
 
-    table = Table(
-        box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_footer=len(clusters) > 1
-    )
-    cols = (
-        "Cluster",
-        "Kind",
-        "Tier",
-        "Slots",
-        "Cores",
-        "Used",
-        "Free",
-        "Mem(MiB)",
-        "MemUsed",
-        "Running",
-        "Health",
-    )
-    sums = {
-        "Slots": sum(c["slots"] for c in clusters),
-        "Cores": sum(c["cores_total"] for c in clusters),
-        "Used": sum(c["cores_used"] for c in clusters),
-        "Mem(MiB)": sum(c["memory_total_mib"] for c in clusters),
-        "MemUsed": sum(c["memory_used_mib"] for c in clusters),
-        "Running": sum(c["running_jobs"] for c in clusters),
-    }
-    sums["Free"] = sums["Cores"] - sums["Used"]
-    for name in cols:
-        footer = "Total" if name == "Cluster" else str(sums.get(name, ""))
-        table.add_column(
-            name,
-            footer=footer,
-            justify="left" if name in ("Cluster", "Kind", "Health") else "right",
-        )
+
+def cluster_table(clusters: list[dict[str, Any]]) -> str:
+    """The summary per cluster, with a Total row when there are several."""
+    rows = []
     for c in clusters:
         health = "ok" if c["healthy"] else f"down: {c.get('message') or '?'}"
         if c["cordoned"]:
             health += " (cordoned)"
-        table.add_row(
-            c["name"],
-            c["kind"],
-            str(c["tier"]),
-            str(c["slots"]),
-            str(c["cores_total"]),
-            str(c["cores_used"]),
-            str(c["cores_total"] - c["cores_used"]),
-            str(c["memory_total_mib"]),
-            str(c["memory_used_mib"]),
-            str(c["running_jobs"]),
-            health,
+        rows.append(
+            (
+                c["name"],
+                c["kind"],
+                str(c["tier"]),
+                str(c["slots"]),
+                str(c["cores_total"]),
+                str(c["cores_used"]),
+                str(c["cores_total"] - c["cores_used"]),
+                str(c["memory_total_mib"]),
+                str(c["memory_used_mib"]),
+                str(c["running_jobs"]),
+                health,
+            )
         )
-    return table
+    footer = None
+    if len(clusters) > 1:
+        sums = {name: sum(int(c[key]) for c in clusters) for name, key in SUMMED.items()}
+        sums["Free"] = sums["Cores"] - sums["Used"]
+        footer = [
+            "Total" if name == "Cluster" else str(sums.get(name, "")) for name in CLUSTER_COLUMNS
+        ]
+    right = set(CLUSTER_COLUMNS) - {"Cluster", "Kind", "Health"}
+    return text_table(CLUSTER_COLUMNS, right, rows, footer=footer)
 
 
 def status_command(
@@ -128,14 +123,9 @@ def status_command(
     if as_json:
         typer.echo(dump_json({"slots": slots, "clusters": clusters}))
         return
-    from rich.console import Console
-
-    console = Console(highlight=False, soft_wrap=True, emoji=False)
-    if slots:
-        console.print(slot_table(slots))
-    else:
-        console.print("No slots: no cluster offers capacity.")
-    console.print(cluster_table(clusters))
+    typer.echo(slot_table(slots) if slots else "No slots: no cluster offers capacity.")
+    typer.echo("")
+    typer.echo(cluster_table(clusters))
 
 
 def register(app: typer.Typer) -> None:

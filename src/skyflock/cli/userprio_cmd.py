@@ -15,42 +15,36 @@ Neighbours: `api.routes_userprio`, `cli.client`; `cli.demo_cmd` prints the table
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from skyflock.cli.client import dump_json, session
+from skyflock.cli.texttable import text_table
 
-if TYPE_CHECKING:
-    from rich.table import Table
+# Short headers keep the table narrow (82 columns), as condor_userprio's is.
+COLUMNS = (
+    "User Name",
+    "Group",
+    "Eff.\nPrio",
+    "Real\nPrio",
+    "Prio\nFactor",
+    "In\nUse",
+    "Idle",
+    "Usage\ncore-h",
+    "Floor",
+    "Ceil",
+)
 
 
 def _limit(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def userprio_table(rows: list[dict[str, Any]]) -> Table:
-    from rich import box
-    from rich.table import Table
-
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
-    for name in (
-        "User Name",
-        "Group",
-        "Eff.\nPrio",
-        "Real\nPrio",
-        "Prio\nFactor",
-        "In\nUse",
-        "Idle",
-        "Usage\ncore-h",
-        "Floor",
-        "Ceil",
-    ):
-        # Short headers: the table fits 80 columns, as condor_userprio's does.
-        left = name in ("User Name", "Group")
-        table.add_column(name, justify="left" if left else "right", no_wrap=left)
-    for r in rows:
-        table.add_row(
+def userprio_table(rows: list[dict[str, Any]]) -> str:
+    """condor_userprio's table: best (lowest) effective priority first, as the server sends."""
+    cells = [
+        (
             r["submitter"],
             r["group"] or "<none>",
             f"{r['effective_priority']:.2f}",
@@ -62,39 +56,30 @@ def userprio_table(rows: list[dict[str, Any]]) -> Table:
             _limit(r.get("floor")),
             _limit(r.get("ceiling")),
         )
-    return table
+        for r in rows
+    ]
+    return text_table(COLUMNS, set(COLUMNS[2:]), cells)
+
+
+def _setter(name: str, metavar: str, help: str) -> Any:
+    """A `-setNAME SUBMITTER VALUE` option, condor_userprio's spelling and the double dash."""
+    return typer.Option(f"-{name}", f"--{name}", metavar=metavar, help=help, show_default=False)
+
+
+Setting = tuple[str, float] | None
 
 
 def userprio_command(
     setfactor: Annotated[
-        tuple[str, float] | None,
-        typer.Option(
-            "-setfactor",
-            "--setfactor",
-            metavar="SUBMITTER FACTOR",
-            help="Set a priority factor.",
-            show_default=False,
-        ),
+        Setting, _setter("setfactor", "SUBMITTER FACTOR", "Set a priority factor.")
     ] = None,
     setfloor: Annotated[
-        tuple[str, float] | None,
-        typer.Option(
-            "-setfloor",
-            "--setfloor",
-            metavar="SUBMITTER CORES",
-            help="Keep at least this many cores for the submitter.",
-            show_default=False,
-        ),
+        Setting,
+        _setter("setfloor", "SUBMITTER CORES", "Keep at least this many cores for the submitter."),
     ] = None,
     setceiling: Annotated[
-        tuple[str, float] | None,
-        typer.Option(
-            "-setceiling",
-            "--setceiling",
-            metavar="SUBMITTER CORES",
-            help="Let the submitter use at most this many cores.",
-            show_default=False,
-        ),
+        Setting,
+        _setter("setceiling", "SUBMITTER CORES", "Let the submitter use at most this many cores."),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", "-json", help="Print the rows as JSON.")
@@ -118,14 +103,8 @@ def userprio_command(
         rows = api.get("/api/userprio")
     if as_json:
         typer.echo(dump_json(rows))
-        return
-    from rich.console import Console
-
-    console = Console(highlight=False, soft_wrap=True, emoji=False)
-    if not rows:
-        console.print("No submitters yet.")
-        return
-    console.print(userprio_table(rows))
+    else:
+        typer.echo(userprio_table(rows) if rows else "No submitters yet.")
 
 
 def register(app: typer.Typer) -> None:
