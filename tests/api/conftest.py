@@ -35,7 +35,8 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         yield c
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+def wait_for(check: Callable[[], Any], timeout: float = 20.0, every: float = 0.05) -> Any:
+    """`check()`'s first true value, polled every `every` seconds for up to `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -43,4 +44,4 @@ def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
             return value
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
-        time.sleep(0.05)
+        time.sleep(every)

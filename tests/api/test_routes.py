@@ -355,6 +355,20 @@ def test_metrics_has_every_family(client: TestClient, tmp_path: Path) -> None:
     assert 'skyflock_jobs{status="held",submitter="alice"} 3.0' in text
     assert 'skyflock_cluster_cores{cluster="local"} 2.0' in text
     assert "skyflock_negotiation_cycles_total " in text
+    # each per-submitter gauge carries its userprio field
+    assert client.post("/api/userprio/alice", json={"factor": 7}).status_code == 200
+    (row,) = [r for r in client.get("/api/userprio").json() if r["submitter"] == "alice"]
+    text = client.get("/metrics").text
+    for family, field in (
+        ("usage_core_seconds", "accumulated_usage"),
+        ("effective_priority", "effective_priority"),
+        ("real_priority", "real_priority"),
+        ("priority_factor", "priority_factor"),
+    ):
+        line = f'skyflock_submitter_{family}{{group="<none>",submitter="alice"}} '
+        (value,) = [x.removeprefix(line) for x in text.splitlines() if x.startswith(line)]
+        assert float(value) == pytest.approx(row[field]), family
+    assert row["priority_factor"] == 7
 
 
 def test_logs_follow_streams_until_the_job_ends(client: TestClient, tmp_path: Path) -> None:

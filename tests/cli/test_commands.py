@@ -10,7 +10,6 @@ from __future__ import annotations
 import getpass
 import json
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from skyflock.cli.status_cmd import SLOT_COLUMNS
+from tests.api.conftest import wait_for as api_wait_for
 from tests.cli.server_fixture import ServerProcess, free_port, skyflock_argv
 
 pytestmark = pytest.mark.timeout(180)
@@ -35,14 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.1)
+    return api_wait_for(check, timeout, every=0.1)
 
 
 def job_status(server: ServerProcess, job: str) -> int:
@@ -224,17 +218,7 @@ def test_status_and_config(server: ServerProcess) -> None:
     narrow = server.run("status", columns=40)
     assert narrow.stdout == r.stdout and "…" not in narrow.stdout
     header = narrow.stdout.splitlines()[0]
-    assert header.split() == [
-        "Name",
-        "Cluster",
-        "OpSys",
-        "Arch",
-        "State",
-        "Activity",
-        "Cpus",
-        "Mem(MiB)",
-        "Disk(GiB)",
-    ]
+    assert header.split() == list(SLOT_COLUMNS)
     cluster_header = narrow.stdout.split("\n\n")[1].splitlines()[0]
     assert cluster_header.split()[:5] == ["Cluster", "Kind", "Tier", "Slots", "Cores"]
     r = server.run("status", "--json")

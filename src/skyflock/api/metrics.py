@@ -34,6 +34,22 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 STATUS_NAMES = {1: "idle", 2: "running", 3: "removed", 4: "completed", 5: "held"}
 
+SUBMITTER_GAUGES = (
+    (
+        "skyflock_submitter_usage_core_seconds",
+        "Accumulated usage per submitter (core-seconds)",
+        "accumulated_usage",
+    ),
+    (
+        "skyflock_submitter_effective_priority",
+        "Effective priority per submitter (lower is better)",
+        "effective_priority",
+    ),
+    ("skyflock_submitter_real_priority", "Real (decayed usage) priority", "real_priority"),
+    ("skyflock_submitter_priority_factor", "Priority factor per submitter", "priority_factor"),
+)
+"""(family, help, `SubmitterPriority` field) of each per-submitter gauge."""
+
 
 class ManagerCollector(Collector):
     """Reads the manager on each scrape."""
@@ -60,29 +76,14 @@ class ManagerCollector(Collector):
         yield by_status
 
         labels = ["submitter", "group"]
-        usage = GaugeMetricFamily(
-            "skyflock_submitter_usage_core_seconds",
-            "Accumulated usage per submitter (core-seconds)",
-            labels=labels,
-        )
-        eff = GaugeMetricFamily(
-            "skyflock_submitter_effective_priority",
-            "Effective priority per submitter (lower is better)",
-            labels=labels,
-        )
-        real = GaugeMetricFamily(
-            "skyflock_submitter_real_priority", "Real (decayed usage) priority", labels=labels
-        )
-        factor = GaugeMetricFamily(
-            "skyflock_submitter_priority_factor", "Priority factor per submitter", labels=labels
-        )
+        per_submitter = [
+            (GaugeMetricFamily(name, text, labels=labels), field)
+            for name, text, field in SUBMITTER_GAUGES
+        ]
         for p in self.manager.userprio():
-            key = [p.submitter, p.group]
-            usage.add_metric(key, p.accumulated_usage)
-            eff.add_metric(key, p.effective_priority)
-            real.add_metric(key, p.real_priority)
-            factor.add_metric(key, p.priority_factor)
-        yield from (usage, eff, real, factor)
+            for family, field in per_submitter:
+                family.add_metric([p.submitter, p.group], getattr(p, field))
+        yield from (family for family, _ in per_submitter)
 
         yield GaugeMetricFamily(
             "skyflock_negotiation_cycle_seconds",

@@ -21,19 +21,21 @@ def _int(ad: dict[str, Any], name: str) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+SLOT_COLUMNS = (
+    "Name",
+    "Cluster",
+    "OpSys",
+    "Arch",
+    "State",
+    "Activity",
+    "Cpus",
+    "Mem(MiB)",
+    "Disk(GiB)",
+)
+
+
 def slot_table(slots: list[dict[str, Any]]) -> str:
     """One row per partitionable slot: what is left of it over its totals."""
-    columns = (
-        "Name",
-        "Cluster",
-        "OpSys",
-        "Arch",
-        "State",
-        "Activity",
-        "Cpus",
-        "Mem(MiB)",
-        "Disk(GiB)",
-    )
     rows = []
     for ad in slots:
         cpus, total = _int(ad, "Cpus"), _int(ad, "TotalCpus")
@@ -52,7 +54,7 @@ def slot_table(slots: list[dict[str, Any]]) -> str:
                 f"{_int(ad, 'Disk') / 1024 / 1024:.1f}",
             )
         )
-    return text_table(columns, {"Cpus", "Mem(MiB)", "Disk(GiB)"}, rows)
+    return text_table(SLOT_COLUMNS, {"Cpus", "Mem(MiB)", "Disk(GiB)"}, rows)
 
 
 CLUSTER_COLUMNS = (
