@@ -459,6 +459,7 @@ def _group_batches(
                 units.extend((i, (i,)) for i in members)
         units.sort(key=_first)
         index: dict[tuple[object, ...], int] = {}
+        by_objects: dict[tuple[int, ...], int] = {}
         classes: dict[tuple[str, int | float, int], JobClass] = {}
         merged: set[tuple[str, int | float, int]] = set()
         reps: list[Job] = []
@@ -469,11 +470,16 @@ def _group_batches(
                     values = sig(exprs)
                 except KeyError:
                     values = tuple(map(exprs.get, names))
-                key = tuple([tok(v) for v in values])
-                gi = index.get(key)
+                # the ads hold these objects for the whole pass, so their ids are stable
+                ids = tuple(map(id, values))
+                gi = by_objects.get(ids)
                 if gi is None:
-                    gi = index[key] = len(reps)
-                    reps.append(rep)
+                    key = tuple([tok(v) for v in values])
+                    gi = index.get(key)
+                    if gi is None:
+                        gi = index[key] = len(reps)
+                        reps.append(rep)
+                    by_objects[ids] = gi
                 ck = (rep.submitter, job_prio(consts.get("jobprio", 0)), gi)
                 cls = classes.get(ck)
                 if cls is None:
@@ -518,6 +524,22 @@ def _order_keys(jobs: Sequence[Job], wanted: tuple[str, ...]) -> tuple[list[tupl
     return order_keys, in_order
 
 
+_PATTERNS = 8
+"""At most this many patterns of constant attributes for the slots' fast keys."""
+
+
+class _SlotPattern:
+    """Which significant slot attributes are constants in some slot, and the fast keys found."""
+
+    __slots__ = ("fast", "get_const", "other_names")
+
+    def __init__(self, order: tuple[str, ...], consts: Mapping[str, Any]) -> None:
+        const_names = tuple(a for a in order if a in consts)
+        self.other_names = tuple(a for a in order if a not in consts)
+        self.get_const = _getter(const_names)
+        self.fast: dict[tuple[object, ...], int] = {}
+
+
 def group_slots(
     slots: Sequence[Slot],
     significant: Iterable[str],
@@ -541,35 +563,42 @@ def group_slots(
         index: dict[tuple[object, ...], int] = {}
         groups: list[SlotGroup] = []
         # A fast key per slot: the values of the attributes that are constants in
-        # the first slot (and their types), and for the others the token of their
-        # expression object when it has been seen (absent counts as seen). A slot
-        # that differs in which attributes are constants, or holds an expression
-        # object not seen yet, misses and is keyed structurally.
+        # a pattern slot (and their types), and for the others the token of their
+        # expression object when it has been seen (absent counts as seen). The
+        # first slot is a pattern, and so is each slot (up to _PATTERNS) that
+        # differs from every pattern in which attributes are constants. A slot
+        # that fits no pattern, or holds an expression object not seen yet,
+        # misses and is keyed structurally.
         known = tokens.by_id
         known[id(None)] = -1
-        fast: dict[tuple[object, ...], int] = {}
         ads = [slot.ad for slot in slots]
-        first = next(iter(classad_tables(ads[:1])), ({}, {}))[1]
-        const_names = tuple(a for a in order if a in first)
-        other_names = tuple(a for a in order if a not in first)
-        get_const = _getter(const_names)
+        patterns: list[_SlotPattern] = []
         for i, (slot, (exprs, consts)) in enumerate(zip(slots, classad_tables(ads), strict=True)):
-            try:
-                values = get_const(consts)
-            except KeyError:
-                fkey = None
-            else:
-                held = tuple(map(exprs.get, other_names))
+            fkey = None
+            for pattern in patterns:
+                try:
+                    values = pattern.get_const(consts)
+                except KeyError:
+                    continue
+                held = tuple(map(exprs.get, pattern.other_names))
                 fkey = (
                     slot.partitionable,
                     values,
                     tuple(map(type, values)),
                     tuple(map(known.get, map(id, held))),
                 )
-                gi = fast.get(fkey)
+                break
+            if fkey is not None:
+                gi = pattern.fast.get(fkey)
                 if gi is not None:
                     groups[gi].slots.append(i)
                     continue
+            elif len(patterns) < _PATTERNS:
+                pattern = _SlotPattern(order, consts)
+                patterns.append(pattern)
+                values = pattern.get_const(consts)
+                held = tuple(map(exprs.get, pattern.other_names))
+                fkey = (slot.partitionable, values, tuple(map(type, values)), ())
             key = (
                 slot.partitionable,
                 *[_const_token(consts[a]) if a in consts else tok(exprs.get(a)) for a in order],
@@ -591,7 +620,7 @@ def group_slots(
             if fkey is not None:
                 toks = tuple(map(known.get, map(id, held)))
                 if None not in toks:  # a constant among the others: no fast key
-                    fast[(*fkey[:3], toks)] = gi
+                    pattern.fast[(*fkey[:3], toks)] = gi
         more = _closure(attrs, tokens) - set(carve.RESOURCE_ATTRS)
         if not more:
             break

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain, repeat
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -175,6 +175,33 @@ def matches_on(
         zip(
             job_ids,
             repeat(slot_id),
+            repeat(cluster),
+            repeat(c0),
+            repeat(c1),
+            repeat(c2),
+            repeat(c3),
+            repeat(submitter),
+            repeat(()),
+        ),
+    )
+
+
+def matches_across(
+    job_ids: Iterable[str],
+    slot_ids: Sequence[str],
+    per_slot: int,
+    cluster: str,
+    carved: tuple[int, int, int, int],
+    submitter: str,
+) -> Iterator[Match]:
+    """`matches_on` over several slots of one shape: `per_slot` jobs to each, in order."""
+    c0, c1, c2, c3 = carved
+    return map(
+        _new_tuple,
+        repeat(Match),
+        zip(
+            job_ids,
+            chain.from_iterable(map(repeat, slot_ids, repeat(per_slot))),
             repeat(cluster),
             repeat(c0),
             repeat(c1),

@@ -59,6 +59,7 @@ from skyflock.core.model import (
     Plan,
     Preemption,
     Snapshot,
+    matches_across,
     matches_on,
 )
 from skyflock.core.pool import Pool, fit_count, fit_key
@@ -369,12 +370,31 @@ class _Cycle:
         idle = self.snapshot.idle
         extend = self.matches.extend
         again: tuple[int, Resources] | None = None
+        k = 0
+        left = carve.NOTHING
         while done < n:
             if a in self.exhausted:
                 break
             if again is not None and pool.count(*again):
                 # the slot just filled left nothing that fits, nothing else changed:
-                # the best choice is another slot of the same bucket
+                # the best choice is another slot of the same bucket, and the one
+                # after that, as long as each takes as many jobs as the last one did
+                q = min(pool.count(*again), (n - done) // k)
+                if q > 1:
+                    g, res = again
+                    group = self.slot_groups[g]
+                    taken = pool.take_many(g, res, q)
+                    for slot in taken:
+                        pool.put(g, slot, left)
+                    w = self.weight(need) * k
+                    job_ids = map(_ID, map(idle.__getitem__, req.jobs[req.next : req.next + q * k]))
+                    sids = [slots[slot].id for slot in taken]
+                    extend(matches_across(job_ids, sids, k, group.cluster, need, s.name))
+                    req.next += q * k
+                    done += q * k
+                    for _ in taken:
+                        s.used += w  # slot by slot, as one at a time would add it
+                    continue
                 choice: tuple[int, Resources] | None = again
             else:
                 choice = self.select(a)

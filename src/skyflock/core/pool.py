@@ -141,6 +141,17 @@ class Pool:
             self.index[group].remove(res)
         return slot
 
+    def take_many(self, group: int, res: Resources, n: int) -> list[int]:
+        """`take` n times from one bucket (n at most its count): the slots in the order taken."""
+        bucket = self.buckets[group][res]
+        taken = bucket[-n:]
+        taken.reverse()
+        del bucket[-n:]
+        if not bucket:
+            del self.buckets[group][res]
+            self.index[group].remove(res)
+        return taken
+
     def put(self, group: int, slot: int, res: Resources) -> None:
         """Put a slot back with `res` left (nothing left: it leaves the pool)."""
         if not self.groups[group].partitionable:
