@@ -41,7 +41,7 @@ from skyflock.classad.nodes import (
     Subscript,
     Unary,
 )
-from skyflock.classad.values import ERROR, UNDEFINED
+from skyflock.classad.values import ERROR, UNDEFINED, ScopedList
 
 _INLINE_COMPARE: Final = frozenset({"<", "<=", ">", ">=", "==", "!="})
 _INLINE_ARITH: Final = frozenset({"+", "-", "*"})
@@ -57,6 +57,9 @@ _BASE_NAMESPACE: Final[dict[str, Any]] = {
     "_resolve": runtime.resolve,
     "_scoped": runtime.scoped,
     "_select": runtime.select,
+    "_SL": ScopedList,
+    "_sl": runtime.scoped_list,
+    "_rebind": runtime.rebind,
     "_subscript": runtime.subscript,
     "_adv": runtime.ad_value,
     "_cond": operators.condition,
@@ -162,7 +165,7 @@ class _Codegen:
     def _gen_Select(self, expr: Select) -> str:
         base = self.gen(expr.base)
         t = self.temp()
-        self.emit(f"{t} = _select({base}, {expr.key!r}, my, target, env)")
+        self.emit(f"{t} = _select({base}, {expr.key!r}, scope, my, target, env)")
         return t
 
     def _gen_Subscript(self, expr: Subscript) -> str:
@@ -336,7 +339,11 @@ class _Codegen:
     def _gen_ListExpr(self, expr: ListExpr) -> str:
         items = [self.gen(i) for i in expr.items]
         t = self.temp()
-        self.emit(f"{t} = [{', '.join(items)}]")
+        if expr.reads_context():
+            exprs = self.const(expr.items)
+            self.emit(f"{t} = _sl([{', '.join(items)}], {exprs}, scope, my, target)")
+        else:
+            self.emit(f"{t} = [{', '.join(items)}]")
         return t
 
     def _gen_AdExpr(self, expr: AdExpr) -> str:
@@ -378,6 +385,14 @@ class _Codegen:
         values = [self.gen(a) for a in args]
         if fn is None:
             return "_E"
+        if key in runtime.LIST_READERS:
+            # A list read item by item is evaluated here (runtime.rebind).
+            for i, v in enumerate(values):
+                if v.startswith("_t"):
+                    r = values[i] = self.temp()
+                    self.emit(
+                        f"{r} = _rebind({v}, scope, my, target, env) if type({v}) is _SL else {v}"
+                    )
         f = self.const(fn)
         self.emit(f"try: {t} = {f}({', '.join(values)})")
         self.emit(f"except (TypeError, ValueError, OverflowError): {t} = _E")

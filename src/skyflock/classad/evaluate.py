@@ -69,8 +69,13 @@ def _attr(expr: Any, ctx: Ctx) -> Value:
     return runtime.scoped(scope, my, target, expr.scope, expr.key, env)
 
 
+def _run(expr: Expr, scope: Any, my: Any, target: Any, env: Any) -> Value:
+    return ev(expr, (scope, my, target, env))
+
+
 def _select(expr: Any, ctx: Ctx) -> Value:
-    return runtime.select(ev(expr.base, ctx), expr.key, ctx[1], ctx[2], ctx[3])
+    scope, my, target, env = ctx
+    return runtime.select(ev(expr.base, ctx), expr.key, scope, my, target, env, _run)
 
 
 def _subscript(expr: Any, ctx: Ctx) -> Value:
@@ -109,7 +114,10 @@ def _paren(expr: Any, ctx: Ctx) -> Value:
 
 
 def _list(expr: Any, ctx: Ctx) -> Value:
-    return [ev(item, ctx) for item in expr.items]
+    values = [ev(item, ctx) for item in expr.items]
+    if not expr.reads_context():
+        return values
+    return runtime.scoped_list(values, expr.items, ctx[0], ctx[1], ctx[2])
 
 
 def _ad(expr: Any, ctx: Ctx) -> Value:
@@ -143,7 +151,11 @@ def _call(expr: Any, ctx: Ctx) -> Value:
                 return ERROR
             ref = args[0]
             return runtime.fn_unparse_ref(scope, my, target, ref.scope, ref.key)
-    return runtime.call_strict(key, [ev(a, ctx) for a in args])
+    values = [ev(a, ctx) for a in args]
+    if key in runtime.LIST_READERS:
+        scope, my, target, env = ctx
+        values = [runtime.rebind(v, scope, my, target, env, _run) for v in values]
+    return runtime.call_strict(key, values)
 
 
 _DISPATCH: dict[type, Callable[[Any, Ctx], Value]] = {

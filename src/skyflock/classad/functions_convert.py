@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Final
 
 from skyflock.classad.nodes import Expr, ListExpr, Literal
 from skyflock.classad.operators import INT_MIN, fold_case
-from skyflock.classad.values import ERROR, UNDEFINED, Error, Undefined, Value
+from skyflock.classad.values import ERROR, UNDEFINED, Error, ScopedList, Undefined, Value
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from skyflock.classad.ad import ClassAd
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 Builtin = Callable[..., Value]
 
 
-_NOT_ADS: Final = frozenset({bool, int, float, str, list, Undefined, Error})
+_NOT_ADS: Final = frozenset({bool, int, float, str, list, ScopedList, Undefined, Error})
 
 
 def is_classad(v: Value) -> bool:

@@ -277,15 +277,42 @@ class Call(Expr):
 class ListExpr(Expr):
     """A list literal `{a, b, c}`."""
 
-    __slots__ = ("items",)
+    __slots__ = ("_reads_context", "items")
     _fields = ("items",)
 
     def __init__(self, items: tuple[Expr, ...]) -> None:
         super().__init__()
         self.items = tuple(items)
+        self._reads_context: bool | None = None
 
     def children(self) -> Iterator[Expr]:
         yield from self.items
+
+    def reads_context(self) -> bool:
+        """Whether an item's value can depend on where it is evaluated (computed once).
+
+        True when an item reads an attribute, builds a nested ad or calls
+        `eval`, `unparse`, `time` or `random`: such a list evaluates to a
+        `values.ScopedList` (see there); a list of constants stays a plain list.
+        """
+        flag = self._reads_context
+        if flag is None:
+            flag = self._reads_context = any(map(_reads_context, self.items))
+        return flag
+
+
+_CONTEXT_CALLS = frozenset({"eval", "unparse", "time", "random"})
+
+
+def _reads_context(expr: Expr) -> bool:
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        t = type(node)
+        if t is AttrRef or t is AdExpr or (t is Call and node.key in _CONTEXT_CALLS):  # type: ignore[attr-defined]
+            return True
+        stack.extend(node.children())
+    return False
 
 
 class AdExpr(Expr):

@@ -205,7 +205,8 @@ def identical(a: Value, b: Value) -> bool | Error:
     """`=?=`: same type and same value, strings case-sensitive; never UNDEFINED."""
     ta = type(a)
     if ta is not type(b):
-        return False
+        # (A plain list and a values.ScopedList are both lists.)
+        return ERROR if isinstance(a, list) and isinstance(b, list) else False
     if ta is _STR or ta is _INT or ta is _FLOAT or ta is _BOOL:
         return a == b
     if ta is _UNDEF or ta is _ERR:

@@ -15,6 +15,12 @@ attribute found in an ad is evaluated with that ad as its scope, and with MY
 and TARGET swapped when the ad belongs to the target side. An attribute that is
 already being evaluated when it is referenced again (a cycle) is ERROR, and so
 is nesting too deep for Python's stack.
+
+List items, as in HTCondor: `l[i]` is item i as evaluated where the list was
+written; a built-in that reads every item (`LIST_READERS`) and `l.name`
+evaluate the items where they themselves stand (`rebind`), so `sum(TARGET.l)`
+with `l = {MY.a}` in the target adds the caller's `a`. A nested-ad item keeps
+the ad it was written in as its parent, wherever it is read.
 """
 
 from __future__ import annotations
@@ -23,12 +29,16 @@ import random as _random
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from skyflock.classad.nodes import AdExpr
-from skyflock.classad.values import ERROR, UNDEFINED
+from skyflock.classad.nodes import AdExpr, ListExpr, Paren
+from skyflock.classad.values import ERROR, UNDEFINED, ScopedList
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from skyflock.classad.ad import ClassAd
+    from skyflock.classad.nodes import Expr
     from skyflock.classad.values import Value
+
+    # How an evaluator evaluates one expression: (expr, scope, my, target, env) -> Value.
+    Run = Callable[[Expr, Any, Any, Any, Any], Value]
 
 MISSING: Final = object()
 
@@ -133,8 +143,15 @@ def scoped(scope: Any, my: Any, target: Any, which: str, key: str, env: Any) -> 
     return lookup_in(ad, key, my, target, env)
 
 
-def select(base: Value, key: str, my: Any, target: Any, env: Any) -> Value:
-    """`base.key` once `base` is evaluated."""
+def run_compiled(expr: Expr, scope: Any, my: Any, target: Any, env: Any) -> Value:
+    """`Run` by the compiled form (the tree walker passes its own)."""
+    return expr.compile()(my, target, scope, env)
+
+
+def select(
+    base: Value, key: str, scope: Any, my: Any, target: Any, env: Any, run: Run = run_compiled
+) -> Value:
+    """`base.key` once `base` is evaluated; over a list, `item.key` for each item read here."""
     from skyflock.classad.ad import ClassAd
 
     if isinstance(base, ClassAd):
@@ -142,8 +159,47 @@ def select(base: Value, key: str, my: Any, target: Any, env: Any) -> Value:
     if base is UNDEFINED:
         return UNDEFINED
     if isinstance(base, list):
-        return [select(item, key, my, target, env) for item in base]
+        items: list[Value] = rebind(base, scope, my, target, env, run)
+        return [select(item, key, scope, my, target, env, run) for item in items]
     return ERROR
+
+
+def scoped_list(
+    values: list[Value], exprs: tuple[Expr, ...], scope: Any, my: Any, target: Any
+) -> ScopedList:
+    """The value of a list literal whose items read the context (`ListExpr.reads_context`)."""
+    out = ScopedList(values)
+    out.exprs = exprs
+    out.scope = scope
+    out.my = my
+    out.target = target
+    return out
+
+
+def rebind(value: Any, scope: Any, my: Any, target: Any, env: Any, run: Run = run_compiled) -> Any:
+    """List `value` as a reader at (scope, my, target) sees it: each item evaluated there.
+
+    Anything but a `ScopedList` evaluated elsewhere is returned as it is. An
+    item that is a nested-ad literal keeps its value (its parent is the ad the
+    list was written in, as in HTCondor); an item that is itself a list
+    literal is rebound item by item, for the same reason.
+    """
+    if type(value) is not ScopedList or (
+        value.scope is scope and value.my is my and value.target is target
+    ):
+        return value
+    items: list[Value] = []
+    for expr, old in zip(value.exprs, value, strict=True):
+        while type(expr) is Paren:
+            expr = expr.inner
+        t = type(expr)
+        if t is AdExpr:
+            items.append(old)
+        elif t is ListExpr:
+            items.append(rebind(old, scope, my, target, env, run))
+        else:
+            items.append(run(expr, scope, my, target, env))
+    return scoped_list(items, value.exprs, scope, my, target)
 
 
 def subscript(base: Value, index: Value, my: Any, target: Any, env: Any) -> Value:
@@ -281,3 +337,20 @@ def fn_unparse_ref(scope: Any, my: Any, target: Any, which: str | None, key: str
 
 CONTEXT_FUNCTIONS: Final = frozenset({"ifthenelse", "eval", "unparse", "time", "random"})
 """Functions the evaluators implement themselves (lazy or needing the context)."""
+
+LIST_READERS: Final = frozenset(
+    {
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "member",
+        "identicalmember",
+        "anycompare",
+        "allcompare",
+        "quantize",
+        "join",
+        "regexpmember",
+    }
+)
+"""Built-ins that read the items of a list argument: they get it `rebind`-ed to the call's context."""

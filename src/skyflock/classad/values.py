@@ -3,7 +3,9 @@
 Evaluation yields plain Python values (`bool`, `int`, `float`, `str`, `list`,
 `ClassAd`) or one of two singletons, `UNDEFINED` and `ERROR`, which take part
 in HTCondor's three-valued logic. They are singletons so that `v is UNDEFINED`
-is the (fast) test everywhere.
+is the (fast) test everywhere. A list literal whose items read attributes
+evaluates to a `ScopedList`, a `list` that also remembers its items'
+expressions and where they were evaluated (see `runtime.rebind`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias, final
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from skyflock.classad.ad import ClassAd
+    from skyflock.classad.nodes import Expr
 
 
 @final
@@ -56,6 +59,31 @@ class Error:
 
     def __reduce__(self) -> str:
         return "ERROR"
+
+
+class ScopedList(list):
+    """A list value, plus the expressions of its items and the context they were evaluated in.
+
+    HTCondor keeps a list as its unevaluated item expressions. `l[i]`
+    evaluates item i where the list was written, which is what the values
+    held here are; but a function that reads every item (`sum`, `member`,
+    `quantize`, `join` ...) and `l.name` evaluate each item where *they*
+    stand, so `min(TARGET.l)` with `l = {MY.a}` in the target reads the
+    caller's `a`. `runtime.rebind` gives those readers the items again in
+    their own context. Only lists whose items read the context are kept
+    this way; everything else treats a `ScopedList` as the plain list it is,
+    and it pickles and copies as one.
+    """
+
+    __slots__ = ("exprs", "my", "scope", "target")
+
+    exprs: tuple[Expr, ...]
+    scope: ClassAd | None
+    my: ClassAd | None
+    target: ClassAd | None
+
+    def __reduce__(self) -> tuple[type, tuple[list[Value]]]:
+        return (list, (list(self),))
 
 
 UNDEFINED: Final = Undefined()
