@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -282,6 +283,32 @@ def test_bad_input_leaves_the_queue_unchanged(server: ServerProcess, tmp_path: P
     r = server.run("rm")
     assert r.returncode == 2 and "name the jobs" in r.stderr
     assert queue_snapshot(server, c) == before
+
+
+def test_a_second_server_on_the_same_data_dir_or_port_is_refused(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    port = server.url.rsplit(":", 1)[1]
+    pid = (server.data_dir / "server.lock").read_text().strip()
+    assert pid == str(server.process.pid)
+    for args, message in (
+        (
+            ("--port", str(free_port()), "--data-dir", str(server.data_dir)),
+            f"skyflock server: another skyflock server (pid {pid}) is using {server.data_dir}; "
+            "stop it first, or give this one its own --data-dir\n",
+        ),
+        (
+            ("--port", port, "--data-dir", str(tmp_path / "other")),
+            f"skyflock server: port {port} on 127.0.0.1 is in use (another skyflock server?); "
+            "choose another with --port\n",
+        ),
+    ):
+        r = subprocess.run(
+            [*skyflock_argv(), "server", *args], capture_output=True, text=True, timeout=60
+        )
+        assert (r.returncode, r.stdout, r.stderr) == (1, "", message)
+    assert not (tmp_path / "other" / "skyflock.db").exists()
+    assert server.run("q").returncode == 0
 
 
 def test_no_server_is_exit_2_with_one_line(tmp_path: Path) -> None:
