@@ -241,6 +241,40 @@ def test_unknown_ids_are_404(client: TestClient, method: str, path: str, body: A
     assert "99.0" in r.json()["error"]
 
 
+def _everything(client: TestClient) -> list[str]:
+    """Queue and history, whole ads as text: what a refused request must leave as it was."""
+    ads = client.get("/api/jobs", params={"form": "old"}).json()["ads"]
+    ads += client.get("/api/history", params={"form": "old"}).json()["ads"]
+    return sorted(ads)
+
+
+def test_refused_actions_leave_queue_and_history_as_they_were(
+    client: TestClient, tmp_path: Path
+) -> None:
+    held, *_ = submit(client, tmp_path, HELD)["procs"]
+    (done,) = submit(client, tmp_path, "executable = /bin/true\nqueue\n")["procs"]
+    wait_for(lambda: finished(client, done))
+    before = _everything(client)
+    for path, body, code, message in (
+        ("remove", {"ids": ["99.0"]}, 404, "no job 99.0 in the queue or the history"),
+        ("remove", {"ids": [done]}, 409, f"job {done} is Completed (in history); "),
+        ("hold", {"ids": [held]}, 409, f"job {held} is Held; only Idle or Running"),
+        ("hold", {"ids": [done, "99.0"]}, 409, f"job {done} is Completed (in history); "),
+        ("release", {"ids": [done]}, 409, f"job {done} is Completed (in history); "),
+        ("qedit", {"ids": [done], "attribute": "A", "expression": "1"}, 409, f"job {done} is "),
+        ("remove", {"constraint": "JobStatus =="}, 400, "constraint: line 1, column 13: "),
+        ("hold", {"ids": [held], "constraint": "(("}, 400, "constraint: line 1, column 3: "),
+        ("release", {"constraint": "true", "ids": ["1"]}, 400, "job id '1': expected CLUSTER.PROC"),
+        ("qedit", {"ids": [held], "attribute": "A", "expression": "1 +"}, 400, "A: line 1"),
+        ("qedit", {"ids": [held], "attribute": "JobStatus", "expression": "2"}, 400, "JobStatus"),
+        ("remove", {"ids": "1.0"}, 422, "ids: "),
+    ):
+        r = client.post(f"/api/jobs/{path}", json=body)
+        assert r.status_code == code, (path, body, r.text)
+        assert r.json()["error"].startswith(message), (path, body, r.text)
+    assert _everything(client) == before
+
+
 def test_malformed_ids_and_paths(client: TestClient) -> None:
     r = client.get("/api/jobs/abc")
     assert r.status_code == 400 and "CLUSTER.PROC" in r.json()["error"]
