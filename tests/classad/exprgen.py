@@ -9,6 +9,7 @@ HTCondor's define the same way; what it leaves out, and why, is listed in
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 
 # Attribute names, ordered: an ad attribute may only refer to names earlier in
 # this list, so no attribute-reference cycle can arise (HTCondor's library gives
@@ -198,6 +199,14 @@ class ExprGen:
         else:
             args = [self.expr(d, scoped, below) for _ in range(arity)]
         return f"{fname}({', '.join(args)})"
+
+    def cases(self, count: int, per_pair: int, depth: int) -> Iterator[tuple[str, str, str]]:
+        """`count` (MY text, TARGET text, expression text): a new pair of ads
+        every `per_pair` expressions (the same two string objects until then)."""
+        for i in range(count):
+            if i % per_pair == 0:
+                my, target = self.ad(), self.ad()
+            yield my, target, self.expr(depth)
 
     def ad(self, nested: bool = True) -> str:
         """A new-form ad defining every name of NAMES; attribute i refers only to

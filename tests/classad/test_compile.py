@@ -9,27 +9,15 @@ import pytest
 from skyflock.classad import ERROR, UNDEFINED, ClassAd, parse
 from skyflock.classad.compile import fold, generate_source
 from tests.classad.exprgen import ExprGen
-from tests.classad.test_differential import same
-
-
-def _ours(v: object) -> object:
-    if isinstance(v, ClassAd):
-        return ("ad", frozenset(k.lower() for k in v))
-    if isinstance(v, list):
-        return [_ours(x) for x in v]
-    return v
+from tests.classad.test_differential import ours, same
 
 
 def test_compiled_equals_walked_on_random_expressions() -> None:
-    rng = random.Random(99)
-    gen = ExprGen(rng)
     failures = []
-    for i in range(1500):
-        if i % 30 == 0:
-            my, target = ClassAd.parse(gen.ad()), ClassAd.parse(gen.ad())
-        text = gen.expr(4)
+    for my_text, target_text, text in ExprGen(random.Random(99)).cases(1500, 30, 4):
+        my, target = ClassAd.parse(my_text), ClassAd.parse(target_text)
         expr = parse(text)
-        walked, compiled = _ours(expr.eval(my, target)), _ours(expr.compile()(my, target))
+        walked, compiled = ours(expr.eval(my, target)), ours(expr.compile()(my, target))
         if not same(walked, compiled):
             failures.append(f"{text}: eval={walked!r} compiled={compiled!r}")
     assert not failures, "\n".join(failures[:5])

@@ -83,11 +83,11 @@ class _Any:
 ANY = _Any()
 
 
-def _ours(v: Any) -> Any:
+def ours(v: Any) -> Any:
     if isinstance(v, ClassAd):
         return ("ad", frozenset(k.lower() for k in v))
     if isinstance(v, list):
-        return [_ours(x) for x in v]
+        return [ours(x) for x in v]
     return v
 
 
@@ -122,10 +122,10 @@ def run(
         text = gen.expr(depth)
         expected = _theirs(classad2.ExprTree(text).eval(m2, t2), m2, t2)
         expr = parse(text)
-        walked = _ours(expr.eval(m1, t1))
+        walked = ours(expr.eval(m1, t1))
         # Compiling costs a Python compile() per expression; a sample suffices
         # here (test_compile.py checks compiled == walked on its own).
-        compiled = _ours(expr.compile()(m1, t1)) if i % compile_every == 0 else walked
+        compiled = ours(expr.compile()(m1, t1)) if i % compile_every == 0 else walked
         if not (same(walked, expected) and same(compiled, expected)):
             failures.append(
                 f"{text}\n  MY={my_text}\n  TARGET={target_text}\n"

@@ -69,13 +69,10 @@ def test_flatten(text: str, flat: str) -> None:
 
 
 def test_flatten_keeps_values_on_random_expressions() -> None:
-    rng = random.Random(5)
-    gen = ExprGen(rng)
     failures = []
-    for i in range(1000):
-        if i % 25 == 0:
-            my, target = ClassAd.parse(gen.ad()), ClassAd.parse(gen.ad())
-        expr = parse(gen.expr(4))
+    for my_text, target_text, text in ExprGen(random.Random(5)).cases(1000, 25, 4):
+        my, target = ClassAd.parse(my_text), ClassAd.parse(target_text)
+        expr = parse(text)
         flat = flatten(expr, my)
         a, b = expr.eval(my, target), flat.eval(my, target)
         if isinstance(a, ClassAd | list) or isinstance(b, ClassAd | list):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 from skyflock.classad.nodes import Expr, ListExpr, Literal
 from skyflock.classad.operators import INT_MIN, fold_case
@@ -188,6 +188,19 @@ def real_to_int(r: float) -> int:
 # --- the functions ----------------------------------------------------------------
 
 
+def string_args(args: tuple[Value, ...], required: int, optional: int) -> tuple[str, ...] | Value:
+    """The arguments when all are strings; else ERROR beats UNDEFINED beats a wrong type or count."""
+    if not required <= len(args) <= required + optional:
+        return ERROR
+    if any(a is ERROR for a in args):
+        return ERROR
+    if any(a is UNDEFINED for a in args):
+        return UNDEFINED
+    if any(type(a) is not str for a in args):
+        return ERROR
+    return cast("tuple[str, ...]", args)
+
+
 def _type_test(test: Callable[[Value], bool]) -> Builtin:
     def fn(*args: Value) -> Value:
         if len(args) != 1:
@@ -197,67 +210,49 @@ def _type_test(test: Callable[[Value], bool]) -> Builtin:
     return fn
 
 
-def fn_int(*args: Value) -> Value:
-    if len(args) != 1:
-        return ERROR
-    v = args[0]
-    t = type(v)
-    if t is int:
-        return v
-    if t is bool:
-        return 1 if v else 0
-    if t is float:
-        return real_to_int(v)  # type: ignore[arg-type]
-    if t is str:
-        r = strtod(v)  # type: ignore[arg-type]
-        return ERROR if r is None else real_to_int(r)
-    if v is UNDEFINED:
-        return UNDEFINED
-    return ERROR
+def _conversion(
+    exact: type, from_double: Callable[[float], Value], from_string: Callable[[str], Value]
+) -> Builtin:
+    """`int()`, `real()`, `bool()`: a value of type `exact` as it is, any other number
+    or a boolean through a double, a string by `from_string`; UNDEFINED stays."""
+
+    def fn(*args: Value) -> Value:
+        if len(args) != 1:
+            return ERROR
+        v = args[0]
+        t = type(v)
+        if t is exact:
+            return v
+        if t is int or t is bool or t is float:
+            return from_double(float(v))  # type: ignore[arg-type]
+        if t is str:
+            return from_string(v)  # type: ignore[arg-type]
+        return UNDEFINED if v is UNDEFINED else ERROR
+
+    return fn
 
 
-def fn_real(*args: Value) -> Value:
-    if len(args) != 1:
-        return ERROR
-    v = args[0]
-    t = type(v)
-    if t is float:
-        return v
-    if t is int or t is bool:
-        return float(v)  # type: ignore[arg-type]
-    if t is str:
-        r = strtod(v)  # type: ignore[arg-type]
-        return ERROR if r is None else r
-    if v is UNDEFINED:
-        return UNDEFINED
-    return ERROR
+def _number_text(convert: Callable[[float], Value]) -> Callable[[str], Value]:
+    def read(s: str) -> Value:
+        r = strtod(s)
+        return ERROR if r is None else convert(r)
+
+    return read
+
+
+_BOOL_WORDS: Final[Mapping[str, Value]] = {"true": True, "false": False}
+
+fn_int: Final = _conversion(int, real_to_int, _number_text(real_to_int))
+fn_real: Final = _conversion(float, float, _number_text(float))
+fn_bool: Final = _conversion(
+    bool, lambda r: r != 0, lambda s: _BOOL_WORDS.get(fold_case(s), UNDEFINED)
+)
 
 
 def fn_string(*args: Value) -> Value:
     if len(args) != 1:
         return ERROR
     return to_string(args[0])
-
-
-def fn_bool(*args: Value) -> Value:
-    if len(args) != 1:
-        return ERROR
-    v = args[0]
-    t = type(v)
-    if t is bool:
-        return v
-    if t is int or t is float:
-        return v != 0
-    if t is str:
-        folded = fold_case(v)  # type: ignore[arg-type]
-        if folded == "true":
-            return True
-        if folded == "false":
-            return False
-        return UNDEFINED
-    if v is UNDEFINED:
-        return UNDEFINED
-    return ERROR
 
 
 CONVERT: Final[Mapping[str, Builtin]] = {

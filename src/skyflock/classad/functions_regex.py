@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Final, cast
+from typing import Final
 
-from skyflock.classad.functions_convert import Builtin
+from skyflock.classad.functions_convert import Builtin, string_args
 from skyflock.classad.functions_stringlists import DEFAULT_DELIMITERS, string_list_items
 from skyflock.classad.values import ERROR, UNDEFINED, Value
 
@@ -77,21 +77,8 @@ def compile_pattern(pattern: str, options: str) -> re.Pattern[str] | None:
         return None
 
 
-def _strings(args: tuple[Value, ...], required: int, optional: int) -> tuple[str, ...] | Value:
-    """Check the arguments are strings; ERROR beats UNDEFINED beats wrong type."""
-    if not required <= len(args) <= required + optional:
-        return ERROR
-    if any(a is ERROR for a in args):
-        return ERROR
-    if any(a is UNDEFINED for a in args):
-        return UNDEFINED
-    if any(type(a) is not str for a in args):
-        return ERROR
-    return cast("tuple[str, ...]", args)
-
-
 def fn_regexp(*args: Value) -> Value:
-    s = _strings(args, 2, 1)
+    s = string_args(args, 2, 1)
     if not isinstance(s, tuple):
         return s
     compiled = compile_pattern(s[0], s[2] if len(s) == 3 else "")
@@ -145,7 +132,7 @@ def substitute(pattern: str, target: str, replacement: str, options: str) -> Val
 
 
 def fn_regexps(*args: Value) -> Value:
-    s = _strings(args, 3, 1)
+    s = string_args(args, 3, 1)
     if not isinstance(s, tuple):
         return s
     return substitute(s[0], s[1], s[2], s[3] if len(s) == 4 else "")
@@ -153,7 +140,7 @@ def fn_regexps(*args: Value) -> Value:
 
 def _replace(extra: str) -> Builtin:
     def fn(*args: Value) -> Value:
-        s = _strings(args, 3, 1)
+        s = string_args(args, 3, 1)
         if not isinstance(s, tuple):
             return s
         return substitute(s[0], s[1], s[2], (s[3] if len(s) == 4 else "") + extra)

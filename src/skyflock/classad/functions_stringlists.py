@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from skyflock.classad.functions_convert import Builtin, real_to_int, strtod
+from skyflock.classad.functions_convert import Builtin, real_to_int, string_args, strtod
 from skyflock.classad.operators import fold_case
 from skyflock.classad.values import ERROR, UNDEFINED, Value
 
@@ -85,67 +85,55 @@ def _numbers(args: tuple[Value, ...]) -> tuple[list[float], bool] | None:
     return out, any_real
 
 
-def _typed(r: float, any_real: bool) -> Value:
-    return r if any_real else real_to_int(r)
-
-
 def fn_size(*args: Value) -> Value:
     s = _strings(args, 1, 2)
     return ERROR if s is None else len(string_list_items(s[0], *s[1:]))
 
 
-def fn_sum(*args: Value) -> Value:
-    parsed = _numbers(args)
-    if parsed is None:
+def _aggregate(combine: Callable[[list[float]], float], empty: Value) -> Builtin:
+    """`stringListSum` and friends: `combine` of the items as doubles; `empty` when there are none.
+
+    The result is an integer unless an item was written as a real.
+    """
+
+    def fn(*args: Value) -> Value:
+        parsed = _numbers(args)
+        if parsed is None:
+            return ERROR
+        numbers, any_real = parsed
+        if not numbers:
+            return empty
+        r = combine(numbers)
+        return r if any_real else real_to_int(r)
+
+    return fn
+
+
+def _set_args(args: tuple[Value, ...]) -> tuple[Value, Value, str] | Value:
+    """(first, second, delimiters) of a membership or subset test, or its value.
+
+    Two or three arguments, each a string or UNDEFINED (else ERROR); UNDEFINED
+    when both lists are. An UNDEFINED or missing delimiter string means the
+    set delimiters (blanks and comma).
+    """
+    if not 2 <= len(args) <= 3:
         return ERROR
-    numbers, any_real = parsed
-    if not numbers:
-        return 0.0
-    return _typed(sum(numbers, 0.0), any_real)
-
-
-def fn_avg(*args: Value) -> Value:
-    parsed = _numbers(args)
-    if parsed is None:
+    if any(a is not UNDEFINED and type(a) is not str for a in args):
         return ERROR
-    numbers, any_real = parsed
-    if not numbers:
-        return 0.0
-    return _typed(sum(numbers, 0.0) / len(numbers), any_real)
-
-
-def fn_min(*args: Value) -> Value:
-    parsed = _numbers(args)
-    if parsed is None:
-        return ERROR
-    numbers, any_real = parsed
-    if not numbers:
+    if args[0] is UNDEFINED and args[1] is UNDEFINED:
         return UNDEFINED
-    return _typed(min(_FLT_MAX, *numbers), any_real)
-
-
-def fn_max(*args: Value) -> Value:
-    parsed = _numbers(args)
-    if parsed is None:
-        return ERROR
-    numbers, any_real = parsed
-    if not numbers:
-        return UNDEFINED
-    return _typed(max(_FLT_MIN, *numbers), any_real)
+    delims = args[2] if len(args) == 3 and args[2] is not UNDEFINED else _SET_DELIMITERS
+    return args[0], args[1], delims  # type: ignore[return-value]
 
 
 def _member(fold: Callable[[str], str]) -> Builtin:
     def fn(*args: Value) -> Value:
-        if not 2 <= len(args) <= 3:
-            return ERROR
-        if any(a is not UNDEFINED and type(a) is not str for a in args):
-            return ERROR
-        needle, text = args[0], args[1]
-        if needle is UNDEFINED and text is UNDEFINED:
-            return UNDEFINED
+        parsed = _set_args(args)
+        if not isinstance(parsed, tuple):
+            return parsed
+        needle, text, delims = parsed
         if needle is UNDEFINED or text is UNDEFINED:
             return False
-        delims = args[2] if len(args) == 3 and args[2] is not UNDEFINED else _SET_DELIMITERS
         wanted = fold(needle)  # type: ignore[arg-type]
         items = string_list_items(text, delims)  # type: ignore[arg-type]
         return any(fold(item) == wanted for item in items)
@@ -154,15 +142,9 @@ def _member(fold: Callable[[str], str]) -> Builtin:
 
 
 def fn_intersect(*args: Value) -> Value:
-    if not 2 <= len(args) <= 3:
-        return ERROR
-    if any(a is ERROR for a in args):
-        return ERROR
-    if any(a is UNDEFINED for a in args):
-        return UNDEFINED
-    s = _strings(args, 2, 3)
-    if s is None:
-        return ERROR
+    s = string_args(args, 2, 1)
+    if not isinstance(s, tuple):
+        return s
     # HTCondor compares these items as they stand: `"a; b"` split on `;` holds " b".
     delimiters = s[2] if len(s) == 3 else DEFAULT_DELIMITERS
     return not _raw_items(s[0], delimiters).isdisjoint(_raw_items(s[1], delimiters))
@@ -170,14 +152,10 @@ def fn_intersect(*args: Value) -> Value:
 
 def _subset(fold: Callable[[str], str]) -> Builtin:
     def fn(*args: Value) -> Value:
-        if not 2 <= len(args) <= 3:
-            return ERROR
-        if any(a is not UNDEFINED and type(a) is not str for a in args):
-            return ERROR
-        small, big = args[0], args[1]
-        delims = args[2] if len(args) == 3 and args[2] is not UNDEFINED else _SET_DELIMITERS
-        if small is UNDEFINED and big is UNDEFINED:
-            return UNDEFINED
+        parsed = _set_args(args)
+        if not isinstance(parsed, tuple):
+            return parsed
+        small, big, delims = parsed
         if small is UNDEFINED or small == "":
             return True
         wanted = {fold(i) for i in string_list_items(small, delims)}  # type: ignore[arg-type]
@@ -192,10 +170,10 @@ def _subset(fold: Callable[[str], str]) -> Builtin:
 
 STRING_LISTS: Final[Mapping[str, Builtin]] = {
     "stringlistsize": fn_size,
-    "stringlistsum": fn_sum,
-    "stringlistavg": fn_avg,
-    "stringlistmin": fn_min,
-    "stringlistmax": fn_max,
+    "stringlistsum": _aggregate(lambda n: sum(n, 0.0), 0.0),
+    "stringlistavg": _aggregate(lambda n: sum(n, 0.0) / len(n), 0.0),
+    "stringlistmin": _aggregate(lambda n: min(_FLT_MAX, *n), UNDEFINED),
+    "stringlistmax": _aggregate(lambda n: max(_FLT_MIN, *n), UNDEFINED),
     "stringlistmember": _member(lambda s: s),
     "stringlistimember": _member(fold_case),
     "stringlistsintersect": fn_intersect,

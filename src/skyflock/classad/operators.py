@@ -110,8 +110,12 @@ def _int_mod(a: int, b: int) -> Value:
 
 
 def _arith(
-    int_op: Callable[[int, int], Value], real_op: Callable[[float, float], Value]
+    int_op: Callable[[int, int], Value], real_op: Callable[[float, float], Value] | None
 ) -> Callable[[Value, Value], Value]:
+    """A numeric operator: `int_op` on two integers, `real_op` once either is real
+    (booleans count as 0 and 1). With no `real_op` (the bitwise operators)
+    only two integers have a value."""
+
     def op(a: Value, b: Value) -> Value:
         ta = type(a)
         tb = type(b)
@@ -121,6 +125,8 @@ def _arith(
             return ERROR
         if ta is _UNDEF or tb is _UNDEF:
             return UNDEFINED
+        if real_op is None:
+            return ERROR
         x = _num(a)
         y = _num(b)
         if x is None or y is None:
@@ -223,21 +229,6 @@ def not_identical(a: Value, b: Value) -> bool | Error:
 # --- bitwise and shifts -------------------------------------------------------
 
 
-def _integral(op_: Callable[[int, int], int]) -> Callable[[Value, Value], Value]:
-    def op(a: Value, b: Value) -> Value:
-        ta = type(a)
-        tb = type(b)
-        if ta is _INT and tb is _INT:
-            return op_(a, b)  # type: ignore[arg-type]
-        if ta is _ERR or tb is _ERR:
-            return ERROR
-        if ta is _UNDEF or tb is _UNDEF:
-            return UNDEFINED
-        return ERROR
-
-    return op
-
-
 def _rshift(a: int, n: int) -> int:
     if a >= 0:
         return a >> (n & 63)
@@ -252,12 +243,12 @@ def _urshift(a: int, n: int) -> int:
     return ((a >> 1) & INT_MAX) >> ((n - 1) & 63)
 
 
-bit_and = _integral(lambda a, b: a & b)
-bit_or = _integral(lambda a, b: a | b)
-bit_xor = _integral(lambda a, b: a ^ b)
-lshift = _integral(lambda a, n: wrap64(a << (n & 63)))
-rshift = _integral(_rshift)
-urshift = _integral(_urshift)
+bit_and = _arith(lambda a, b: a & b, None)
+bit_or = _arith(lambda a, b: a | b, None)
+bit_xor = _arith(lambda a, b: a ^ b, None)
+lshift = _arith(lambda a, n: wrap64(a << (n & 63)), None)
+rshift = _arith(_rshift, None)
+urshift = _arith(_urshift, None)
 
 
 BINARY: Final[Mapping[str, Callable[[Value, Value], Value]]] = {
@@ -353,23 +344,20 @@ def condition(v: Value) -> bool | Undefined | Error:
     return ERROR
 
 
-def logical_and(a: Value, b: Callable[[], Value]) -> Value:
-    """`a && b` with three-valued logic; `b` is only evaluated when needed."""
-    x = a if type(a) is _BOOL else condition(a)
-    if x is False or x is ERROR:
-        return x
-    y = condition(b())
-    if y is ERROR or y is False:
-        return y
-    return x if x is UNDEFINED else y
+def _logical(settled_by: bool) -> Callable[[Value, Callable[[], Value]], Value]:
+    def op(a: Value, b: Callable[[], Value]) -> Value:
+        x = a if type(a) is _BOOL else condition(a)
+        if x is settled_by or x is ERROR:
+            return x
+        y = condition(b())
+        if y is ERROR or y is settled_by:
+            return y
+        return x if x is UNDEFINED else y
+
+    return op
 
 
-def logical_or(a: Value, b: Callable[[], Value]) -> Value:
-    """`a || b` with three-valued logic; `b` is only evaluated when needed."""
-    x = a if type(a) is _BOOL else condition(a)
-    if x is True or x is ERROR:
-        return x
-    y = condition(b())
-    if y is ERROR or y is True:
-        return y
-    return x if x is UNDEFINED else y
+logical_and: Final = _logical(False)
+"""`a && b` with three-valued logic; `b` (a thunk) is only evaluated when `a` does not settle it."""
+logical_or: Final = _logical(True)
+"""`a || b` with three-valued logic; `b` (a thunk) is only evaluated when `a` does not settle it."""

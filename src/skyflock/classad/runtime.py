@@ -93,9 +93,8 @@ def eval_attr(ad: ClassAd, key: str, my: Any, target: Any, env: Any) -> Value:
         busy.discard(key)
 
 
-def resolve(scope: Any, my: Any, target: Any, key: str, env: Any) -> Value:
-    """An unscoped name: the scope chain, then (from a top-level ad) the target."""
-    ad = scope
+def _in_chain(ad: Any, key: str, my: Any, target: Any, env: Any) -> Any:
+    """`key` in `ad` or its enclosing ads, evaluated; MISSING when none defines it."""
     while ad is not None:
         v = ad._consts.get(key, MISSING)
         if v is not MISSING:
@@ -103,12 +102,18 @@ def resolve(scope: Any, my: Any, target: Any, key: str, env: Any) -> Value:
         if key in ad._exprs:
             return eval_attr(ad, key, my, target, env)
         ad = ad._parent
+    return MISSING
+
+
+def resolve(scope: Any, my: Any, target: Any, key: str, env: Any) -> Value:
+    """An unscoped name: the scope chain, then (from a top-level ad) the target."""
+    v = _in_chain(scope, key, my, target, env)
+    if v is not MISSING:
+        return v
     if target is not None and (scope is None or scope._parent is None) and target is not scope:
-        v = target._consts.get(key, MISSING)
+        v = _in_chain(target, key, my, target, env)
         if v is not MISSING:
             return v
-        if key in target._exprs:
-            return eval_attr(target, key, my, target, env)
     if key == "my" and my is not None:
         return my
     if key == "target" and target is not None:
@@ -118,14 +123,8 @@ def resolve(scope: Any, my: Any, target: Any, key: str, env: Any) -> Value:
 
 def lookup_in(ad: Any, key: str, my: Any, target: Any, env: Any) -> Value:
     """`ad.key`: the ad and its enclosing ads, no target fallback."""
-    while ad is not None:
-        v = ad._consts.get(key, MISSING)
-        if v is not MISSING:
-            return v
-        if key in ad._exprs:
-            return eval_attr(ad, key, my, target, env)
-        ad = ad._parent
-    return UNDEFINED
+    v = _in_chain(ad, key, my, target, env)
+    return UNDEFINED if v is MISSING else v
 
 
 def scoped(scope: Any, my: Any, target: Any, which: str, key: str, env: Any) -> Value:
