@@ -139,17 +139,24 @@ def build_jobs(
         )
     jobs: list[Job] = []
     alike: dict[tuple[int, str, int], list[int]] = {}
+    # one submission's ad per (shape, submitter, JobPrio), copied per job with its own
+    # ClusterId, ProcId and QDate: the jobs share every other expression object, as the
+    # manager's jobs of one submit share their cluster ad's
+    submits: dict[tuple[int, str, int], ClassAd] = {}
     for i in range(count):
         k = rng.randrange(shapes)
         who = submitters[(k + rng.randrange(3)) % len(submitters)]
-        ad = kinds[k].copy()
-        ad["Owner"] = who.rsplit(".", 1)[-1]
-        ad["AccountingGroup"] = who
+        prio = 5 if rng.random() < 0.1 else 0
+        template = submits.get((k, who, prio))
+        if template is None:
+            template = submits[(k, who, prio)] = kinds[k].copy()
+            template["Owner"] = who.rsplit(".", 1)[-1]
+            template["AccountingGroup"] = who
+            template["JobPrio"] = prio
+        ad = template.copy()
         ad["ClusterId"] = 1 + i // 100
         ad["ProcId"] = i % 100
         ad["QDate"] = 1_700_000_000 + i
-        prio = 5 if rng.random() < 0.1 else 0
-        ad["JobPrio"] = prio
         jobs.append(Job(f"{1 + i // 100}.{i % 100}", ad, who))
         alike.setdefault((k, who, prio), []).append(i)
     batches = tuple(IdleBatch(members, VARYING) for members in alike.values())

@@ -27,6 +27,7 @@ from skyflock.core.model import (
     AccountingState,
     Claim,
     ClusterState,
+    IdleBatch,
     Job,
     Slot,
     Snapshot,
@@ -69,12 +70,18 @@ class LiveJob:
     own values (`own`), so queueing 100,000 jobs makes no ClassAd per job, and
     the ads built later share every parsed expression of the template (the
     negotiator groups jobs by those objects).
+
+    `family` remembers the template and the names of the job's own values for
+    as long as nothing but the snapshot has seen the ad: jobs of one family
+    differ only in those names, which lets the snapshot hand them to the
+    negotiator as one `IdleBatch`. Reading `ad` (to change it or not) ends it.
     """
 
     __slots__ = (
         "_ad",
         "claim",
         "completions",
+        "family",
         "handle",
         "id",
         "job",
@@ -132,9 +139,17 @@ class LiveJob:
         self.matched = False
         """Its match to `claim` is committed to the store (it may start)."""
         self.run_started: float | None = None
+        self.family: tuple[ClassAd, frozenset[str]] | None = None
+        if ad is None and template is not None:
+            self.family = (template, frozenset({"procid", *(k.lower() for k in own or ())}))
 
     @property
     def ad(self) -> ClassAd:
+        """The job's ad, built on first use; whoever reads it may change it (ends `family`)."""
+        self.family = None
+        return self._built()
+
+    def _built(self) -> ClassAd:
         ad = self._ad
         if ad is None:
             assert self.template is not None
@@ -163,8 +178,9 @@ class LiveJob:
         return bool(self.own) and any(k.lower() == low for k in self.own or ())
 
     def core_job(self) -> Job:
+        """The negotiator's view of the job (the snapshot only reads its ad)."""
         if self.job is None:
-            self.job = Job(id=self.id, ad=self.ad, submitter=self.submitter)
+            self.job = Job(id=self.id, ad=self._built(), submitter=self.submitter)
         return self.job
 
     @property
@@ -357,13 +373,43 @@ class LiveQueue:
             )
         return tuple(out)
 
+    def batches(self, idle: Iterable[LiveJob]) -> tuple[IdleBatch, ...] | None:
+        """The idle jobs (in this order) as batches of one family, submitter and JobPrio.
+
+        None when most jobs belong to no family (their ads were read since they
+        were built, or they were loaded from the store): the negotiator's
+        one-job-at-a-time pass is faster than batches of one.
+        """
+        members: dict[tuple[int, str, int, frozenset[str]], list[int]] = {}
+        alone: list[list[int]] = []
+        n = 0
+        for i, job in enumerate(idle):
+            n += 1
+            family = job.family
+            if family is None:
+                alone.append([i])
+                continue
+            key = (id(family[0]), job.submitter, job.prio, family[1])
+            group = members.get(key)
+            if group is None:
+                members[key] = [i]
+            else:
+                group.append(i)
+        if 2 * len(alone) > n:
+            return None
+        out = [IdleBatch(jobs, key[3]) for key, jobs in members.items()]
+        out.extend(IdleBatch(jobs) for jobs in alone)
+        return tuple(out)
+
     def snapshot(
         self,
         clusters: Mapping[str, ClusterView],
         accounting: AccountingState,
     ) -> Snapshot:
+        idle = list(self.idle.values())
         return Snapshot(
-            idle=tuple(job.core_job() for job in self.idle.values()),
+            idle=tuple(job.core_job() for job in idle),
+            batches=self.batches(idle),
             running=self.claims(),
             slots=self.slots(clusters),
             accounting=accounting,
