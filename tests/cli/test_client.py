@@ -6,7 +6,7 @@ import pytest
 
 from skyflock.classad import ClassAd
 from skyflock.cli import client
-from skyflock.cli.jobtable import autoformat, duration, totals_line
+from skyflock.cli.jobtable import autoformat, duration, totals, totals_line
 from skyflock.cli.selectors import Chosen, SelectorError, selection
 from skyflock.manager import settings
 
@@ -76,5 +76,9 @@ def test_autoformat_and_totals() -> None:
         autoformat(ads, ["1 +"])
     assert totals_line(ads) == (
         "Total for query: 2 jobs; 0 completed, 0 removed, 0 idle, 1 running, 1 held, 0 suspended"
+    )
+    assert totals("all users", {1: 4, 2: 1, 5: 2}) == (
+        "Total for all users: 7 jobs; 0 completed, 0 removed, 4 idle, 1 running, 2 held, "
+        "0 suspended"
     )
     assert duration(90061) == "1+01:01:01"

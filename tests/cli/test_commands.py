@@ -89,9 +89,14 @@ def test_submit_q_af_constraint_long_json_qedit_release_history_rm(
     r = server.run("q", str(c))
     assert r.returncode == 0
     assert f"{c}.0" in r.stdout and " H " in r.stdout and "echo hi 0" in r.stdout
-    assert r.stdout.strip().splitlines()[-1] == (
+    query, everyone = r.stdout.strip().splitlines()[-2:]
+    assert query == (
         "Total for query: 3 jobs; 0 completed, 0 removed, 0 idle, 0 running, 3 held, 0 suspended"
     )
+    # the whole queue (this module's server is shared): as many jobs as the API lists
+    assert everyone.startswith("Total for all users: ")
+    in_queue = httpx.get(f"{server.url}/api/jobs").json()["count"]
+    assert f"Total for all users: {in_queue} jobs; " in everyone and in_queue >= 3
     r = server.run("q", str(c), "-af", "ProcId", "JobStatus", "Arguments")
     assert r.stdout.splitlines() == ["0 5 hi 0", "1 5 hi 1", "2 5 hi 2"]
     # as with condor_q, a word before -af is a selector (an owner), one after it an attribute
@@ -127,7 +132,7 @@ def test_submit_q_af_constraint_long_json_qedit_release_history_rm(
         f"Job {c}.0 marked for removal.",
         f"Job {c}.2 marked for removal.",
     ]
-    assert server.run("q", str(c)).stdout.strip() == (
+    assert server.run("q", str(c)).stdout.strip().splitlines()[0] == (
         "Total for query: 0 jobs; 0 completed, 0 removed, 0 idle, 0 running, 0 held, 0 suspended"
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from skyflock.classad import ERROR, UNDEFINED, ClassAd, ClassAdSyntaxError, parse
@@ -130,15 +130,21 @@ def history_table(ads: Sequence[ClassAd]) -> str:
     return text_table(columns, {"RUN_TIME", "EXIT"}, rows)
 
 
+def totals(label: str, by_status: Mapping[int, int]) -> str:
+    """condor_q's totals line for `label` ("query", "all users") from counts by JobStatus."""
+    c = {s: by_status.get(s, 0) for s in STATUS_LETTER}
+    return (
+        f"Total for {label}: {sum(by_status.values())} jobs; {c[4]} completed, {c[3]} removed, "
+        f"{c[1]} idle, {c[2]} running, {c[5]} held, {c[7]} suspended"
+    )
+
+
 def totals_line(ads: Sequence[ClassAd]) -> str:
-    """condor_q's last line: counts by status."""
-    counts = {s: 0 for s in STATUS_LETTER}
+    """condor_q's totals line of the jobs shown."""
+    counts: dict[int, int] = {}
     for ad in ads:
         counts[status_of(ad)] = counts.get(status_of(ad), 0) + 1
-    return (
-        f"Total for query: {len(ads)} jobs; {counts[4]} completed, {counts[3]} removed, "
-        f"{counts[1]} idle, {counts[2]} running, {counts[5]} held, {counts[7]} suspended"
-    )
+    return totals("query", counts)
 
 
 def format_value(value: object) -> str:

@@ -3,12 +3,13 @@
     skyflock q [ID|CLUSTER|OWNER ...] [-constraint EXPR] [-af ATTR ...] [-long]
                [-analyze] [--json] [-limit N]
 
-Default output is condor_q's `-nobatch` table and its totals line ("Total for
-query: N jobs; C completed, R removed, I idle, X running, H held, S
-suspended"). `-af` prints the values of the named attributes or expressions,
-one job per line (as with condor_q, further words after `-af X` are more
-attributes); `-long` prints whole ads; `--json` a JSON list of ads; `-analyze`
-explains why each selected idle job is not running.
+Default output is condor_q's `-nobatch` table and its totals lines ("Total
+for query: N jobs; C completed, R removed, I idle, X running, H held, S
+suspended", then the same for all users). `-af` prints the values of the
+named attributes or expressions, one job per line (as with condor_q, the
+words after `-af X` up to the next option are more attributes);
+`-long` prints whole ads; `--json` a JSON list of ads; `-analyze` explains
+why each selected idle job is not running.
 Neighbours: `cli.client` (HTTP), `cli.selectors`, `cli.jobtable` (printing),
 `api.routes_jobs` and `api.routes_analyze` (the answers).
 """
@@ -125,11 +126,21 @@ def q_command(
     ] = None,
 ) -> None:
     """Show the job queue (condor_q)."""
-    from skyflock.cli.jobtable import job_id, other_form, queue_table, status_of, totals_line
+    from skyflock.cli.jobtable import (
+        job_id,
+        other_form,
+        queue_table,
+        status_of,
+        totals,
+        totals_line,
+    )
 
     words, expressions = selectors or [], af or []
+    table = not (analyze or as_json or expressions or long)
     with session() as api:
         ads = fetch_queue(api, words, constraint, limit)
+        # condor_q's last line counts the whole queue; the counters have it at no cost
+        everyone = api.get("/api/stats")["jobs_by_status"] if table else {}
         if analyze:
             chosen = [job_id(ad) for ad in ads if words or status_of(ad) == 1]
             if not chosen:
@@ -146,6 +157,7 @@ def q_command(
     if lines is None:
         lines = [queue_table(ads, time.time())] if ads else []
         lines.append(totals_line(ads))
+        lines.append(totals("all users", {int(k): int(n) for k, n in everyone.items()}))
     for line in lines:
         typer.echo(line)
 
