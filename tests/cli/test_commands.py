@@ -86,6 +86,20 @@ def test_submit_q_af_constraint_long_json_qedit_release_history_rm(
     c = int(r.stdout.split()[-1].rstrip("."))
     assert c > earlier >= 1
 
+    # for scripts: the server's answer as JSON
+    r = server.run("submit", str(sub), "--json")
+    assert r.returncode == 0, r.stderr
+    answer = json.loads(r.stdout)
+    c2 = answer["cluster_id"]
+    assert answer == {
+        "cluster_id": c2,
+        "procs": [f"{c2}.0", f"{c2}.1", f"{c2}.2"],
+        "warnings": [],
+        "count": 3,
+    }
+    assert c2 > c
+    assert server.run("rm", str(c2)).returncode == 0
+
     r = server.run("q", str(c))
     assert r.returncode == 0
     assert f"{c}.0" in r.stdout and " H " in r.stdout and "echo hi 0" in r.stdout

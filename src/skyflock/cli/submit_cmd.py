@@ -1,8 +1,10 @@
 """`skyflock submit FILE [--dry-run] [--json]`: queue the jobs of an HTCondor
 submit description.
 
-With `--dry-run` it prints the job ads without a server: a JSON list with
-HTCondor's attribute names under `--json`, else a short readable summary.
+It prints condor_submit's `N job(s) submitted to cluster C.`, or with
+`--json` the server's answer (`cluster_id`, `procs`, `count`, `warnings`) for
+scripts. With `--dry-run` it prints the job ads without a server: a JSON list
+with HTCondor's attribute names under `--json`, else a short readable summary.
 Warnings (unknown commands...) go to stderr; a mistake in the file prints one
 `file:line: message` and exits 1 without a traceback. `_send_to_server` then
 posts the file to the server, which parses it again to assign the cluster id.
@@ -16,7 +18,7 @@ import getpass
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -33,8 +35,8 @@ def _owner() -> str | None:
         return os.environ.get("USER") or None
 
 
-def _send_to_server(file: Path) -> str:
-    """Queue the file's jobs on the server; returns a one-line confirmation.
+def _send_to_server(file: Path) -> dict[str, Any]:
+    """Queue the file's jobs on the server; returns its answer.
 
     The server reads the description itself so that `$(Cluster)` expands to the
     cluster id it assigns; the file was already checked here, so its mistakes
@@ -50,8 +52,8 @@ def _send_to_server(file: Path) -> str:
         "environ": dict(os.environ),
     }
     with session() as api:
-        answer = api.post("/api/jobs", body)
-    return f"{answer['count']} job(s) submitted to cluster {answer['cluster_id']}."
+        answer: dict[str, Any] = api.post("/api/jobs", body)
+    return answer
 
 
 def jobs_json(jobs: list[ClassAd]) -> str:
@@ -106,7 +108,8 @@ def submit_command(
         bool, typer.Option("--dry-run", help="Print the job ads instead of queueing them.")
     ] = False,
     as_json: Annotated[
-        bool, typer.Option("--json", help="With --dry-run: print the ads as a JSON list.")
+        bool,
+        typer.Option("--json", help="Print the server's answer as JSON (with --dry-run: the ads)."),
     ] = False,
 ) -> None:
     """Queue the jobs an HTCondor submit description describes."""
@@ -134,7 +137,13 @@ def submit_command(
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if not dry_run:
-        typer.echo(_send_to_server(file))
+        answer = _send_to_server(file)
+        if as_json:
+            from skyflock.cli.client import dump_json
+
+            typer.echo(dump_json(answer))
+        else:
+            typer.echo(f"{answer['count']} job(s) submitted to cluster {answer['cluster_id']}.")
         return
     if as_json:
         sys.stdout.write(jobs_json(result.jobs) + "\n")
