@@ -443,3 +443,29 @@ def test_expressions_survive_the_wire_in_every_form(client: TestClient, tmp_path
         assert back.eval("Double") == 2 and back.eval("Owner") == "carol"
     one = client.get(f"/api/jobs/{job}", params={"form": "new"}).json()
     assert one["where"] == "queue" and ClassAd.parse(one["ad"]).eval("Double") == 2
+
+
+class _BrokenManager:
+    """Just enough of a manager for the app to start; its config read is a bug."""
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def config(self) -> dict[str, object]:
+        raise RuntimeError("boom")
+
+
+def test_a_bug_is_a_json_500_naming_the_request() -> None:
+    from skyflock.api.app import create_app
+
+    app = create_app(_BrokenManager())  # type: ignore[arg-type]
+    with TestClient(app, raise_server_exceptions=False) as broken:
+        r = broken.get("/api/config")
+    assert r.status_code == 500
+    assert r.json() == {
+        "error": "the server failed on GET /api/config: RuntimeError: boom "
+        "(a bug; the server's log has the details)"
+    }

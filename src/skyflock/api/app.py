@@ -5,7 +5,9 @@ shutdown. Every error leaves as JSON `{"error": "..."}` with a message a person
 can act on: the manager's `UserError`s keep their status (400 malformed input,
 404 unknown ids, 409 illegal transitions, 413 too large), a request that does
 not fit the schema is a 422 naming the field, and a body over the limit is a
-413 from `limits.BodySizeLimit`. OpenAPI is at `/docs`, Prometheus at
+413 from `limits.BodySizeLimit`; anything else that goes wrong is a bug,
+answered as a 500 in the same JSON form while the server's log keeps the
+traceback. OpenAPI is at `/docs`, Prometheus at
 `/metrics`, liveness at `/healthz`.
 
 Routes are `async def` on purpose: they run on the event loop the manager's
@@ -103,6 +105,16 @@ def create_app(manager: ManagerPort, *, max_body: int = DEFAULT_MAX_BODY) -> Fas
                 f"use {allowed} (the API is listed at /docs)"
             )
         return JSONResponse({"error": message}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not a user mistake: the answer says so in one line; starlette re-raises
+        # the exception after this answer, so the server's log gets the traceback.
+        message = (
+            f"the server failed on {request.method} {request.url.path}: "
+            f"{type(exc).__name__}: {exc} (a bug; the server's log has the details)"
+        )
+        return JSONResponse({"error": message}, status_code=500)
 
     @app.get("/healthz", tags=["server"])
     async def healthz() -> dict[str, str]:
