@@ -219,6 +219,7 @@ class _Cycle:
             self.capacity += self.weight(g.totals) * len(g.slots)
         self._levels: dict[int, list[list[tuple[int, float, float, float, bool]]]] = {}
         self._slow: dict[int, list[int]] = {}
+        self._fits: dict[tuple[int, Resources], tuple[int, Resources | None]] = {}
         self.exhausted: set[int] = set()
         self._setup_submitters()
 
@@ -314,6 +315,7 @@ class _Cycle:
         levels = self._levels_of(a)
         need = self.job_groups[a].request
         pool, table = self.pool, self.table
+        fits = self._fits
         if self._slow[a]:
             return self._select_slow(a, need)
         while levels:
@@ -322,13 +324,21 @@ class _Cycle:
             choice: tuple[int, Resources] | None = None
             dead: list[int] = []
             for pos, (g, jr, post, tie, dynamic) in enumerate(level):
-                accept = None
                 if dynamic:
 
                     def accept(res: Resources, g: int = g) -> bool:
                         return table.dynamic_ok(a, g, res)
 
-                res = pool.best_fit(g, need, accept)
+                    res = pool.best_fit(g, need, accept)
+                else:
+                    # the best fit of a group for a request holds until the group changes
+                    version = pool.version[g]
+                    known = fits.get((g, need))
+                    if known is not None and known[0] == version:
+                        res = known[1]
+                    else:
+                        res = pool.best_fit(g, need)
+                        fits[(g, need)] = (version, res)
                 if res is None:
                     dead.append(pos)  # resources only shrink during a cycle
                     continue

@@ -97,12 +97,15 @@ class _Index:
 class Pool:
     """Remaining resources of every usable slot, bucketed per slot group."""
 
-    __slots__ = ("buckets", "groups", "index", "remaining")
+    __slots__ = ("buckets", "groups", "index", "remaining", "version")
 
     def __init__(self, groups: Sequence[SlotGroup], remaining: list[Resources]) -> None:
         self.groups = groups
         self.remaining = remaining
         """Indexed like the snapshot's slots; excluded slots keep their advertised values."""
+        self.version = [0] * len(groups)
+        """Per group, how many times its buckets changed: a best fit found at one version
+        holds until the next (`core.negotiate` keeps them)."""
         self.buckets: list[dict[Resources, list[int]]] = []
         self.index: list[_Index] = []
         for group in groups:
@@ -134,6 +137,7 @@ class Pool:
 
     def take(self, group: int, res: Resources) -> int:
         """Remove one slot from bucket `res` of `group` and return its index."""
+        self.version[group] += 1
         bucket = self.buckets[group][res]
         slot = bucket.pop()
         if not bucket:
@@ -143,6 +147,7 @@ class Pool:
 
     def take_many(self, group: int, res: Resources, n: int) -> list[int]:
         """`take` n times from one bucket (n at most its count): the slots in the order taken."""
+        self.version[group] += 1
         bucket = self.buckets[group][res]
         taken = bucket[-n:]
         taken.reverse()
@@ -154,6 +159,7 @@ class Pool:
 
     def put(self, group: int, slot: int, res: Resources) -> None:
         """Put a slot back with `res` left (nothing left: it leaves the pool)."""
+        self.version[group] += 1
         if not self.groups[group].partitionable:
             self.remaining[slot] = carve.NOTHING
             return
@@ -170,6 +176,7 @@ class Pool:
 
     def withdraw(self, group: int, slot: int, amount: Resources) -> None:
         """Take `amount` out of a particular slot (preemption uses its free part)."""
+        self.version[group] += 1
         res = self.remaining[slot]
         bucket = self.buckets[group].get(res)
         if bucket is None or slot not in bucket:
