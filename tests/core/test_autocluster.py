@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from skyflock.classad import parse
 from skyflock.core.autocluster import group_jobs, group_slots
+from skyflock.core.model import IdleBatch
 from tests.core.negotiation_kit import job, run, slot, snapshot
 
 
@@ -120,3 +121,44 @@ def test_a_job_prio_that_is_not_a_number_counts_as_zero() -> None:
     jobs = [job("1.0", prio=0), job("2.0", JobPrio="high"), job("3.0", JobPrio=2.5)]
     grouping = group_jobs(jobs, (), 128)
     assert [(c.prio, c.jobs) for c in grouping.classes] == [(0, [0, 1]), (2.5, [2])]
+
+
+def test_batches_give_the_grouping_of_the_one_job_at_a_time_pass() -> None:
+    jobs = [
+        job("1.0", "alice", prio=0),
+        job("1.1", "bob", prio=0),
+        job("2.0", "alice", prio=5),
+        job("3.0", "alice", prio=0, memory=4000),
+        job("4.0", "alice", prio=0),
+        job("4.1", "alice", prio=0),
+    ]
+    order = ("QDate", "ClusterId", "ProcId")
+    plain = group_jobs(jobs, (), 128, order=order)
+    varying = frozenset({"clusterid", "procid", "qdate"})
+    # two batches feed alice's first class: its jobs come back in snapshot order
+    batches = [
+        IdleBatch([4, 5], varying),
+        IdleBatch([0], varying),
+        IdleBatch([1], varying),
+        IdleBatch([2], varying),
+        IdleBatch([3], varying),
+    ]
+    for ordered in (False, True):
+        hinted = group_jobs(jobs, (), 128, order=order, batches=batches, ordered=ordered)
+        assert [(c.submitter, c.prio, c.group, c.jobs) for c in hinted.classes] == [
+            (c.submitter, c.prio, c.group, c.jobs) for c in plain.classes
+        ]
+        assert [g.key for g in hinted.groups] == [g.key for g in plain.groups]
+        assert [g.rep.id for g in hinted.groups] == ["1.0", "3.0"]
+        assert hinted.of_job() == plain.of_job()
+        assert (hinted.order_keys is None) == ordered
+        assert hinted.in_order
+
+
+def test_a_batch_that_varies_in_a_significant_attribute_is_read_job_by_job() -> None:
+    jobs = [job("1.0", cpus=1), job("1.1", cpus=2), job("1.2", cpus=1)]
+    # wrongly vouched alike, but RequestCpus is declared varying: split
+    batch = IdleBatch([0, 1, 2], frozenset({"requestcpus", "procid"}))
+    grouping = group_jobs(jobs, (), 128, batches=[batch])
+    assert [c.jobs for c in grouping.classes] == [[0, 2], [1]]
+    assert [g.request[0] for g in grouping.groups] == [1, 2]
