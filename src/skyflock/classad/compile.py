@@ -187,8 +187,10 @@ class _Codegen:
         if op == "&&" or op == "||":
             return self._logical(expr)
         left_node, right_node = _strip(expr.left), _strip(expr.right)
-        a = self.gen(left_node)
-        b = self.gen(right_node)
+        # A literal operand is written in place (every use below is an operand
+        # or a call argument, never `<literal> is ...`).
+        a = self.const(left_node.value) if _is_const(left_node) else self.gen(left_node)  # type: ignore[attr-defined]
+        b = self.const(right_node.value) if _is_const(right_node) else self.gen(right_node)  # type: ignore[attr-defined]
         t = self.temp()
         fn = self.const(operators.BINARY[op])
         if op in _IDENTITY:
@@ -207,8 +209,10 @@ class _Codegen:
             if op in ("==", "!=") and fast is None:
                 fast = self._fast_string_eq(a, b, left_node, right_node, op)
             if fast is not None:
-                guard, value = fast
-                self.emit(f"if {guard}: {t} = {value}")
+                keyword = "if"
+                for guard, value in fast:
+                    self.emit(f"{keyword} {guard}: {t} = {value}")
+                    keyword = "elif"
                 self.emit(f"else: {t} = {fn}({a}, {b})")
                 if op in _INLINE_ARITH:
                     self.emit(f"if type({t}) is int and not _INT_MIN <= {t} <= _INT_MAX:")
@@ -231,7 +235,7 @@ class _Codegen:
 
     def _fast_numeric(
         self, a: str, b: str, left: Expr, right: Expr, op: str
-    ) -> tuple[str, str] | None:
+    ) -> list[tuple[str, str]] | None:
         lv = left.value if _is_const(left) else None  # type: ignore[attr-defined]
         rv = right.value if _is_const(right) else None  # type: ignore[attr-defined]
         if type(lv) is int:
@@ -250,11 +254,11 @@ class _Codegen:
             guard = f"type({a}) is type({b}) is int"
             if op in _INLINE_COMPARE:
                 guard = f"(type({a}) is type({b}) is int or type({a}) is type({b}) is float)"
-        return guard, f"{a} {op} {b}"
+        return [(guard, f"{a} {op} {b}")]
 
     def _fast_string_eq(
         self, a: str, b: str, left: Expr, right: Expr, op: str
-    ) -> tuple[str, str] | None:
+    ) -> list[tuple[str, str]] | None:
         lit = right if _is_const(right) else left
         if not _is_const(lit) or type(lit.value) is not str:  # type: ignore[attr-defined]
             return None
@@ -264,12 +268,11 @@ class _Codegen:
         other = a if lit is right else b
         folded = self.const(text.lower())
         exact = self.const(text)
+        ascii_text = f"type({other}) is str and {other}.isascii()"
         if op == "==":
-            return (
-                f"{other} == {exact} or type({other}) is str and {other}.isascii()",
-                f"{other} == {exact} or {other}.lower() == {folded}",
-            )
-        return f"type({other}) is str and {other}.isascii()", f"{other}.lower() != {folded}"
+            # The exact spelling first: one comparison in the common case.
+            return [(f"{other} == {exact}", "True"), (ascii_text, f"{other}.lower() == {folded}")]
+        return [(ascii_text, f"{other}.lower() != {folded}")]
 
     def _logical(self, expr: Binary) -> str:
         # A chain `a && b && c` (left-associative) runs as a flat sequence of
@@ -286,9 +289,12 @@ class _Codegen:
         stop = "False" if is_and else "True"
         go = "True" if is_and else "False"
         combine = "_and" if is_and else "_or"
-        t = self.temp()
         first = self.gen(operands[0])
-        self.emit(f"{t} = {first}")
+        if first.startswith("_t"):
+            t = first  # the operand's own temporary carries the result
+        else:
+            t = self.temp()
+            self.emit(f"{t} = {first}")
         for operand in operands[1:]:
             self.emit(f"if {t} is not {stop} and {t} is not _E:")
             self.indent += 1
