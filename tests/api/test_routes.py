@@ -428,6 +428,26 @@ def test_logs_follow_streams_until_the_job_ends(client: TestClient, tmp_path: Pa
     assert json.dumps(data)
 
 
+def test_logs_follow_ends_when_the_job_is_held(client: TestClient, tmp_path: Path) -> None:
+    (job,) = submit(
+        client,
+        tmp_path,
+        "executable = /bin/sh\narguments = \"-c 'echo one; sleep 60'\"\n"
+        'periodic_hold = JobStatus == 2\nperiodic_hold_reason = "stop\\nnow"\nqueue\n',
+    )["procs"]
+    events: list[tuple[str, str]] = []
+    with client.stream("GET", f"/api/jobs/{job}/logs", params={"follow": "true"}) as r:
+        event = "message"
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                events.append((event, line[6:]))
+                event = "message"
+    assert events == [("message", "one"), ("held", "stop now")]
+    assert status(client, job) == 5
+
+
 def test_expressions_survive_the_wire_in_every_form(client: TestClient, tmp_path: Path) -> None:
     from skyflock.classad import ClassAd
 

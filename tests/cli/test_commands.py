@@ -186,6 +186,24 @@ def test_logs_plain_follow_and_events(server: ServerProcess, tmp_path: Path) -> 
     assert "submitted" in events and "completed" in events
 
 
+def test_logs_follow_of_a_job_put_on_hold_ends_with_exit_1(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    c = submit(
+        server,
+        tmp_path,
+        "executable = /bin/sh\narguments = \"-c 'echo started; sleep 60'\"\n"
+        'periodic_hold = JobStatus == 2\nperiodic_hold_reason = "over budget"\nqueue\n',
+    )
+    job = f"{c}.0"
+    r = server.run("logs", job, "-f")
+    assert (r.returncode, r.stdout) == (1, "started\n"), r.stderr
+    assert r.stderr == (
+        f"job {job} is held: over budget (`skyflock release {job}` lets it run again)\n"
+    )
+    assert server.run("rm", job).returncode == 0
+
+
 def test_analyze_the_big_memory_job(server: ServerProcess, tmp_path: Path) -> None:
     c = submit(server, tmp_path, "executable = /bin/true\nrequest_memory = 4T\nqueue\n")
     job = f"{c}.0"

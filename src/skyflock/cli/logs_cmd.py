@@ -2,7 +2,8 @@
 
 Without `-f` it prints the log as the server has it now; with `-f` it follows
 the server's Server-Sent Events stream line by line and exits when the job
-has finished (or on Ctrl-C). The logs live under the server's data dir
+has finished, or with exit 1 and the hold reason when the job is put on hold
+(or on Ctrl-C). The logs live under the server's data dir
 whichever cluster ran the job. Neighbours: `api.routes_logs`, `cli.client`.
 """
 
@@ -45,6 +46,9 @@ def logs_command(
             for kind, data in api.events(path, params={"stream": stream, "follow": "true"}):
                 if kind == "end":
                     break
+                if kind == "held":
+                    sys.stdout.flush()
+                    fail(f"job {job} is held: {data} (`skyflock release {job}` lets it run again)")
                 sys.stdout.write(data + "\n")
                 sys.stdout.flush()
         except KeyboardInterrupt:
