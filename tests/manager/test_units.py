@@ -11,7 +11,6 @@ from skyflock.core.config import ConfigError
 from skyflock.manager import policy
 from skyflock.manager.dispatch import DispatchError, launch_spec
 from skyflock.manager.settings import DEFAULT_PORT, load_settings, settings_from_mapping
-from skyflock.manager.supervise import supervised, unsupervised_argv
 
 
 def expr_ad(text: str) -> ClassAd:
@@ -117,13 +116,6 @@ def test_argv_rules(ad_text: str, argv: tuple[str, ...]) -> None:
 def test_job_without_cmd_cannot_be_dispatched() -> None:
     with pytest.raises(DispatchError, match="Cmd"):
         launch_spec(expr_ad('[Iwd = "/"]'), "1.0")
-
-
-def test_supervised_keeps_the_job_argv() -> None:
-    spec = launch_spec(expr_ad('[Cmd = "/bin/true"; Iwd = "/"]'), "1.0")
-    wrapped = supervised(spec, Path("/tmp/x.exit"))
-    assert wrapped.argv[0] == "/bin/sh"
-    assert unsupervised_argv(wrapped.argv) == ("/bin/true",)
 
 
 # -- policy ---------------------------------------------------------------------------------

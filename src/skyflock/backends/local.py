@@ -54,6 +54,7 @@ import subprocess
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from skyflock.backends.base import (
     BackendEvent,
@@ -82,8 +83,13 @@ from skyflock.backends.local_limits import (
     set_address_space_limit,
 )
 from skyflock.backends.local_logs import CentralLogs, StartError
+from skyflock.backends.starter_client import StarterClient, StarterGone
 
 log = logging.getLogger(__name__)
+
+_STAGES: dict[str, StartStage] = {
+    s: s for s in ("cwd", "executable", "stdin", "stdout", "stderr", "container")
+}
 
 
 class _Spawn(subprocess.Popen[bytes]):
@@ -104,10 +110,12 @@ class _Job:
 
     job_id: str
     pid: int
+    """0 while the starter has not yet reported the start."""
     pgid: int
     pidfd: int
+    """-1 when the starter watches it (its exit comes over the starter's connection)."""
     child: bool
-    """Our own child (exit status readable) or adopted after a restart."""
+    """Our own or the starter's child (exit status readable), or adopted after a restart."""
     spec: LaunchSpec | None
     memory_limit_kib: int | None
     watched_since: float
@@ -122,6 +130,10 @@ class _Job:
     peak_rss_kib: int = 0
     cpu_user_s: float | None = None
     cpu_sys_s: float | None = None
+    pending_signal: int | None = None
+    """A signal asked for before the pid was known (in-process mode never has one)."""
+    staged: bool = False
+    """Handed to the starter to start once the job it follows has been reaped."""
 
 
 class LocalBackend:
@@ -131,6 +143,10 @@ class LocalBackend:
     `cpus`, `memory_mib`, `disk_kib` overrides what is measured. `memory_poll_s`
     is the period of the resident-set watch (used when no cgroup can be made,
     and for adopted jobs). `use_cgroups=False` skips cgroup v2 even if usable.
+    `starter=True` hands the launches to the data dir's starter process
+    (`local_starter`), whose children the jobs are, so that their exits are
+    recorded exactly even while the manager is down; else the backend spawns
+    them itself.
     """
 
     def __init__(
@@ -147,6 +163,7 @@ class LocalBackend:
         labels: Mapping[str, str] | None = None,
         memory_poll_s: float = 0.5,
         use_cgroups: bool = True,
+        starter: bool = False,
     ) -> None:
         self.name = name
         self.data_dir = os.path.abspath(data_dir)
@@ -172,6 +189,14 @@ class LocalBackend:
         self._exits = select.epoll()
         self._by_pidfd: dict[int, _Job] = {}
         self._boot_id = boot_id()
+        self._use_starter = starter
+        self._starter: StarterClient | None = None
+        self._starter_running: dict[str, dict[str, Any]] = {}
+        """Jobs the starter runs that this manager has not taken over (after a restart)."""
+        self._recorded: dict[str, dict[str, Any]] = {}
+        """Exits the starter kept for jobs this manager does not watch (ended while it was down)."""
+        self._dropped: set[str] = set()
+        """Staged jobs the starter dropped whose `JobLost` the manager has not read yet."""
         self._cgroup: CgroupV2 | None = None
         if use_cgroups:
             self._cgroup, why = CgroupV2.detect(f"skyflock-{name}")
@@ -206,6 +231,10 @@ class LocalBackend:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
         out, self._pending = self._pending, []
+        if self._dropped:
+            for event in out:
+                if isinstance(event, JobLost):
+                    self._dropped.discard(event.job_id)
         return out
 
     def log_paths(self, job_id: str) -> LogPaths:
@@ -215,8 +244,13 @@ class LocalBackend:
         """Adopt each record's process if it is still the job's; else report it lost."""
         loop = self._running_loop()
         lost: list[BackendEvent] = []
+        if self._use_starter:
+            with contextlib.suppress(StarterGone):  # then the jobs are adopted by pid, or lost
+                self._ensure_starter(loop)
         for record in running:
             if record.job_id in self._jobs:
+                continue
+            if self._use_starter and self._take_over(loop, record):
                 continue
             why = self._adopt(loop, record)
             if why:
@@ -238,6 +272,9 @@ class LocalBackend:
         if self._watch_handle is not None:
             self._watch_handle.cancel()
             self._watch_handle = None
+        if self._starter is not None:
+            self._starter.close(wait=vacate)
+            self._starter = None
         if self._loop is not None and not self._loop.is_closed():
             self._loop.remove_reader(self._exits.fileno())
         self._loop = None
@@ -249,7 +286,12 @@ class LocalBackend:
     def start_nowait(self, spec: LaunchSpec) -> None:
         """`start` without the coroutine: spawn now, report through `events`."""
         loop = self._running_loop()
-        if spec.job_id in self._jobs:
+        known = self._jobs.get(spec.job_id)
+        if known is not None and known.staged:
+            return  # handed over by `stage`: it starts when the job before it is reaped
+        if spec.job_id in self._dropped:
+            return  # dropped while staged: its `JobLost` is on its way to the manager
+        if known is not None:
             raise ValueError(f"job {spec.job_id} is already running on {self.name}")
         if spec.container_image:
             self._fail(
@@ -258,6 +300,9 @@ class LocalBackend:
                 f"the {self.name} cluster runs plain processes, not container image "
                 f"{spec.container_image!r}",
             )
+            return
+        if self._use_starter:
+            self._start_via_starter(loop, spec)
             return
         try:
             streams = self._logs.open_streams(spec)
@@ -322,6 +367,63 @@ class LocalBackend:
                 process_key=process_key(pid, job.pidfd),
             )
         )
+
+    def stage(self, spec: LaunchSpec, after: str) -> bool:
+        """Hand over `spec` to start as soon as job `after` has been reaped.
+
+        Only through the starter, and only behind a job it runs; False when not
+        staged (then `start` it when its turn comes). A staged job reports
+        `JobStarted`, or `JobLost` if it was dropped (a `cancel` of `after`, or
+        of the staged job itself); `start` of a staged job is a no-op.
+        """
+        before = self._jobs.get(after)
+        if (
+            not self._use_starter
+            or self._starter is None
+            or self._starter.closed
+            or before is None
+            or before.pidfd >= 0
+            or before.reason is not None
+            or spec.job_id in self._jobs
+            or spec.container_image
+        ):
+            return False
+        loop = self._running_loop()
+        self._start_via_starter(loop, spec, after=after)
+        job = self._jobs.get(spec.job_id)
+        if job is None:
+            return False
+        job.staged = True
+        return True
+
+    def acknowledge(self, job_ids: Iterable[str]) -> None:
+        """The ends of these jobs are committed: the starter may forget their exits."""
+        ids = list(job_ids)
+        if ids and self._starter is not None:
+            self._starter.send({"op": "ack", "ids": ids})
+
+    def recorded_exit(self, job_id: str, spec: LaunchSpec | None) -> JobExited | None:
+        """The exit the starter kept for a job this manager never saw start (after a restart)."""
+        if self._use_starter:
+            with contextlib.suppress(StarterGone):
+                self._ensure_starter(self._running_loop())
+        record = self._recorded.pop(job_id, None)
+        if record is None:
+            return None
+        limit = spec.memory_limit_mib if spec is not None else None
+        job = _Job(
+            job_id=job_id,
+            pid=int(record["pid"]),
+            pgid=int(record["pid"]),
+            pidfd=-1,
+            child=True,
+            spec=spec,
+            memory_limit_kib=None if limit is None else limit * 1024,
+            watched_since=0.0,
+        )
+        if self._cgroup is not None and os.path.isdir(self._cgroup.job_dir(job_id)):
+            job.cgroup = self._cgroup.job_dir(job_id)
+        return self._starter_exit_event(job, record)
 
     @property
     def running(self) -> list[str]:
@@ -413,8 +515,9 @@ class LocalBackend:
 
     def _forget(self, job: _Job) -> None:
         """Stop watching `job` without touching its process."""
-        del self._by_pidfd[job.pidfd]
-        os.close(job.pidfd)  # which also takes it out of the epoll set
+        if job.pidfd >= 0:
+            del self._by_pidfd[job.pidfd]
+            os.close(job.pidfd)  # which also takes it out of the epoll set
         for handle in (job.kill_handle, job.walltime_handle):
             if handle is not None:
                 handle.cancel()
@@ -438,8 +541,17 @@ class LocalBackend:
     def _signal(self, job: _Job, sig: signal.Signals) -> None:
         if self._jobs.get(job.job_id) is not job:
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(job.pgid, sig)
+        if job.pidfd < 0 and self._starter is not None and not self._starter.closed:
+            # The starter knows the job even before its pid is reported here, and drops
+            # whatever was staged behind it (or the job itself, if only staged).
+            self._starter.send({"op": "kill", "id": job.job_id, "sig": int(sig)})
+        elif job.pgid == 0:  # not started yet: sent when it is
+            if job.pending_signal != signal.SIGKILL:
+                job.pending_signal = sig
+            return
+        else:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(job.pgid, sig)
         if sig == signal.SIGKILL and job.cgroup is not None:
             CgroupV2.kill(job.cgroup)
 
@@ -514,6 +626,12 @@ class LocalBackend:
                 usage = Usage(ru.ru_utime, ru.ru_stime, self._own_max_rss(ru.ru_maxrss, job))
         else:
             usage = Usage(job.cpu_user_s, job.cpu_sys_s, job.peak_rss_kib or None)
+        self._emit(self._exit_event(job, exit_code, exit_signal, usage))
+
+    def _exit_event(
+        self, job: _Job, exit_code: int | None, exit_signal: int | None, usage: Usage
+    ) -> JobExited:
+        """The reaped job's `JobExited`: why it ended (cgroup OOM, peak memory), its usage."""
         if job.cgroup is not None:
             if job.reason is None and CgroupV2.oom_killed(job.cgroup):
                 job.reason = "memory"
@@ -539,27 +657,249 @@ class LocalBackend:
             problems = self._logs.finish(job.copies)
             if problems:
                 job.detail = f"{job.detail}; {problems}" if job.detail else problems
-        self._emit(
-            JobExited(
-                job_id=job.job_id,
-                exit_code=exit_code,
-                signal=exit_signal,
-                ended_at=time.time(),
-                reason=job.reason,
-                usage=usage,
-                detail=job.detail,
-            )
+        return JobExited(
+            job_id=job.job_id,
+            exit_code=exit_code,
+            signal=exit_signal,
+            ended_at=time.time(),
+            reason=job.reason,
+            usage=usage,
+            detail=job.detail,
         )
 
     @staticmethod
-    def _own_max_rss(ru_maxrss: int, job: _Job) -> int | None:
+    def _own_max_rss(ru_maxrss: int, job: _Job, own_hiwater: int | None = None) -> int | None:
         """The job's own peak RSS, KiB, or None when `wait4` cannot tell it.
 
         The kernel folds the spawning process's resident high-water mark into
         the child's `ru_maxrss` at exec, so a figure not above our own only
         bounds the job's; the watch's samples are used then.
         """
-        own_hiwater = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if own_hiwater is None:
+            own_hiwater = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         if ru_maxrss > own_hiwater:
             return max(ru_maxrss, job.peak_rss_kib)
         return job.peak_rss_kib or None
+
+    # -- through the starter ---------------------------------------------------------------
+
+    def _ensure_starter(self, loop: asyncio.AbstractEventLoop) -> StarterClient:
+        """The connection to the data dir's starter, made (and the starter started) if need be."""
+        if self._starter is not None and not self._starter.closed:
+            return self._starter
+        client = StarterClient.connect(self.data_dir, self.name)
+        self._starter = client
+        client.attach(loop, self._on_starter_message, self._on_starter_lost)
+        for run in client.hello.get("running", ()):
+            if run["id"] not in self._jobs:
+                self._starter_running[str(run["id"])] = run
+        for record in client.hello.get("exits", ()):
+            self._on_starter_exit(record)
+        for job_id in client.hello.get("dropped", ()):
+            self._on_starter_dropped(str(job_id))
+        return client
+
+    def _start_via_starter(
+        self, loop: asyncio.AbstractEventLoop, spec: LaunchSpec, *, after: str | None = None
+    ) -> None:
+        try:
+            client = self._ensure_starter(loop)
+        except StarterGone as e:
+            self._fail(spec, "executable", f"the local starter is not available: {e}")
+            return
+        self._logs.log_paths(spec.job_id)  # refuses an id that cannot name a log directory
+        cgroup = self._make_cgroup(spec)
+        limit = spec.memory_limit_mib
+        job = _Job(
+            job_id=spec.job_id,
+            pid=0,
+            pgid=0,
+            pidfd=-1,
+            child=True,
+            spec=spec,
+            memory_limit_kib=None if limit is None else limit * 1024,
+            watched_since=loop.time() + self._poll_s / 2,
+            cgroup=cgroup,
+        )
+        self._jobs[spec.job_id] = job
+        self._starter_running.pop(spec.job_id, None)
+        self._recorded.pop(spec.job_id, None)
+        if spec.walltime_s is not None:
+            job.walltime_handle = loop.call_later(spec.walltime_s, self._over_time, job)
+        client.send(
+            {
+                "op": "launch",
+                "jobs": [
+                    {
+                        "id": spec.job_id,
+                        "argv": spec.argv,
+                        "cwd": spec.cwd,
+                        "env": dict(spec.env),
+                        "stdin": spec.stdin_path,
+                        "stdout": spec.stdout_path,
+                        "stderr": spec.stderr_path,
+                        "cgroup": cgroup,
+                        "as_limit": (
+                            address_space_backstop(limit)
+                            if limit is not None and cgroup is None
+                            else None
+                        ),
+                        "after": after,
+                    }
+                ],
+            }
+        )
+
+    def _on_starter_message(self, message: dict[str, Any]) -> None:
+        if message.get("op") != "events":
+            return
+        events = message.get("events")
+        if not isinstance(events, list):
+            return
+        for event in events:
+            kind = event.get("k")
+            try:
+                if kind == "started":
+                    self._on_starter_started(event)
+                elif kind == "failed":
+                    self._on_starter_failed(event)
+                elif kind == "exited":
+                    self._on_starter_exit(event)
+                elif kind == "dropped":
+                    self._on_starter_dropped(str(event["id"]))
+            except Exception:  # one bad event must not stop the others
+                log.exception("local starter: cannot handle %r", event)
+
+    def _on_starter_started(self, event: dict[str, Any]) -> None:
+        job_id = str(event["id"])
+        job = self._jobs.get(job_id)
+        if job is None or job.pidfd >= 0 or job.pid:
+            self._starter_running[job_id] = event
+            return
+        pid = int(event["pid"])
+        job.pid = job.pgid = pid
+        job.staged = False
+        started_at = float(event["started_at"])
+        if job.memory_limit_kib is not None and job.cgroup is None and self._loop is not None:
+            self._ensure_watch(self._loop)
+        self._emit(
+            JobStarted(
+                job_id=job_id,
+                pid=pid,
+                pgid=pid,
+                started_at=started_at,
+                process_start=float(event.get("process_start") or started_at),
+                boot_id=self._boot_id,
+                process_key=str(event.get("process_key") or ""),
+            )
+        )
+        if job.pending_signal is not None:
+            sig, job.pending_signal = job.pending_signal, None
+            self._signal(job, signal.Signals(sig))
+
+    def _on_starter_dropped(self, job_id: str) -> None:
+        job = self._jobs.get(job_id)
+        if job is None or job.pidfd >= 0 or job.pid:
+            return
+        del self._jobs[job_id]
+        self._forget(job)
+        if job.cgroup is not None:
+            CgroupV2.remove(job.cgroup)
+        self._dropped.add(job_id)
+        self._emit(JobLost(job_id, "its start was called off", time.time()))
+
+    def _on_starter_failed(self, event: dict[str, Any]) -> None:
+        job_id = str(event["id"])
+        job = self._jobs.get(job_id)
+        if job is None or job.pidfd >= 0 or job.pid:
+            return
+        del self._jobs[job_id]
+        self._forget(job)
+        if job.cgroup is not None:
+            CgroupV2.remove(job.cgroup)
+        stage = _STAGES.get(str(event.get("stage")), "executable")
+        self._emit(JobStartFailed(job_id, stage, str(event.get("why")), time.time()))
+
+    def _on_starter_exit(self, record: dict[str, Any]) -> None:
+        job_id = str(record["id"])
+        job = self._jobs.get(job_id)
+        if job is None or job.pidfd >= 0 or job.pid != int(record["pid"]):
+            self._starter_running.pop(job_id, None)
+            self._recorded[job_id] = record  # recovery asks for it
+            return
+        del self._jobs[job_id]
+        self._forget(job)
+        self._emit(self._starter_exit_event(job, record))
+
+    def _starter_exit_event(self, job: _Job, record: dict[str, Any]) -> JobExited:
+        status = int(record["status"])
+        exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+        exit_signal = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        usage = Usage(
+            float(record["utime"]),
+            float(record["stime"]),
+            self._own_max_rss(int(record["maxrss"]), job, int(record["hiwater"])),
+        )
+        problems = str(record.get("detail") or "")
+        if problems:
+            job.detail = f"{job.detail}; {problems}" if job.detail else problems
+        return self._exit_event(job, exit_code, exit_signal, usage)
+
+    def _take_over(self, loop: asyncio.AbstractEventLoop, record: RunningRecord) -> bool:
+        """Watch a job the starter ran for the previous manager; False when it has none."""
+        spec = record.spec
+        limit = spec.memory_limit_mib if spec is not None else None
+        ended = self._recorded.pop(record.job_id, None)
+        run = self._starter_running.pop(record.job_id, None)
+        if ended is None and run is None:
+            return False
+        pid = int((ended if ended is not None else run or {})["pid"])
+        job = _Job(
+            job_id=record.job_id,
+            pid=pid,
+            pgid=pid,
+            pidfd=-1,
+            child=True,
+            spec=spec,
+            memory_limit_kib=None if limit is None else limit * 1024,
+            watched_since=loop.time(),
+        )
+        if self._cgroup is not None and os.path.isdir(self._cgroup.job_dir(record.job_id)):
+            job.cgroup = self._cgroup.job_dir(record.job_id)
+        if ended is not None:
+            self._emit(self._starter_exit_event(job, ended))
+            return True
+        self._jobs[record.job_id] = job
+        if spec is not None and spec.walltime_s is not None:
+            left = spec.walltime_s - (time.time() - record.started_at)
+            job.walltime_handle = loop.call_later(max(0.0, left), self._over_time, job)
+        if limit is not None and job.cgroup is None:
+            self._ensure_watch(loop)
+        return True
+
+    def _on_starter_lost(self) -> None:
+        """The starter went away: watch its jobs by pid (exit status unknown), or report them lost."""
+        self._starter = None
+        loop = self._loop
+        now = time.time()
+        gone = [j for j in self._jobs.values() if j.pidfd < 0]
+        if gone:
+            log.warning("local starter: connection lost with %d jobs running", len(gone))
+        for job in gone:
+            pidfd = -1
+            if job.pid and loop is not None:
+                with contextlib.suppress(OSError):
+                    pidfd = os.pidfd_open(job.pid)
+            if pidfd < 0:
+                del self._jobs[job.job_id]
+                self._forget(job)
+                self._emit(JobLost(job.job_id, "the local starter ended while the job ran", now))
+                continue
+            job.pidfd = pidfd
+            job.child = False
+            if job.reason is None:
+                job.reason = "adopted"
+            del self._jobs[job.job_id]
+            self._watch_exit(job)
+            if loop is not None:
+                self._ensure_watch(loop)

@@ -6,8 +6,8 @@
 `Manager` (`service.py`) is the facade the API calls; `ManagerLoop`
 (`loop.py`) the asyncio cycle behind it; `settings.py` the server's settings
 and TOML config; `snapshot.py` the live queue; `dispatch.py` ad -> launch;
-`policy.py` exit and periodic policy; `supervise.py` the exit record that
-survives a manager crash; `recovery.py` the restart; `server.py` runs it all
+`policy.py` exit and periodic policy; `recovery.py` the restart (the
+local jobs' exits survive a manager crash in `backends.local_starter`); `server.py` runs it all
 (with the API when it exists); `errors.py`/`results.py` what callers see.
 
 The names below load on first use (PEP 562), so `import

@@ -1,7 +1,11 @@
 """Dispatching: matches become reserved claims, committed, then started on their backend.
 
 A match reserves an Idle job for a claim (Idle/dispatching, its `LaunchSpec`
-built); a job starts only once its match is committed. When a claim's job
+built); a job starts only once its match is committed. While a claim's job
+runs, the next committed job of its queue is staged on a backend that can
+(`stage`: the local starter starts it the moment the running one is reaped,
+without waiting for this loop); a staged job is the backend's until it
+reports it started or lost. When a claim's job
 ends, the next idle job of the same submitter that fits runs on it without a
 negotiation cycle (HTCondor's claim reuse, bounded by `claim_worklife`), and a
 claim whose jobs run briefly keeps up to `prefetch` jobs matched (`_fill`).
@@ -29,11 +33,11 @@ from skyflock.manager.snapshot import (
     HELD,
     IDLE,
     NONE,
+    RUNNING,
     ClaimInfo,
     LiveJob,
     slot_id_of,
 )
-from skyflock.manager.supervise import exit_record_path, supervised
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +56,6 @@ class Dispatching(LoopState):
             spec = launch_spec(job.ad, job.id, memory_limit_mib=claim.memory or None)
         except DispatchError as exc:
             return f"Cannot start the job: {exc}"
-        if self.settings.exit_records:
-            spec = supervised(spec, exit_record_path(self.run_dir, job.id, job.num_starts + 1))
         self.specs[job.id] = spec
         return None
 
@@ -133,7 +135,7 @@ class Dispatching(LoopState):
             claim.running = job
             job.run_started = time.monotonic()
             try:
-                await backend.start(spec)
+                await backend.start(spec)  # a no-op for a staged job: it is already handed over
             except Exception as exc:  # the port reports failures as events; be safe anyway
                 log.exception("cluster %s: start of job %s failed", claim.cluster, job.id)
                 claim.running = None
@@ -142,7 +144,35 @@ class Dispatching(LoopState):
                 self.live.set_state(job, IDLE, NONE)
                 self._want_flush()
                 continue
+            break
+        self._stage_next(claim)
+
+    def _stage_next(self, claim: ClaimInfo) -> None:
+        """Hand the claim's next committed job to its backend, to start when the running one ends."""
+        running = claim.running
+        if running is None or not claim.queue or claim.released:
             return
+        job = claim.queue[0]
+        if (
+            job.id in self.staged
+            or not job.matched
+            or job.status != IDLE
+            or job.substate != DISPATCHING
+            or job.claim is not claim
+            or running.substate != NONE
+            or running.status != RUNNING
+        ):
+            return
+        worklife = self.settings.claim_worklife
+        if worklife <= 0 or self.clock() - claim.claimed_at > worklife:
+            return
+        backend = self.backends.get(claim.cluster)
+        stage = getattr(backend, "stage", None)
+        spec = self.specs.get(job.id)
+        if stage is None or spec is None:
+            return
+        if stage(spec, running.id):
+            self.staged.add(job.id)
 
     async def _reuse(self, freed: Sequence[tuple[LiveJob, ClaimInfo, bool]], now: float) -> None:
         """Run the next job on each freed claim, or ask the flush for more, or give it back."""
@@ -159,11 +189,17 @@ class Dispatching(LoopState):
         return self.settings.prefetch if claim.short_runs else 0
 
     def _release(self, claim: ClaimInfo) -> None:
-        """Give a claim back: its queued jobs return to Idle (at the next flush)."""
+        """Give a claim back: its queued jobs return to Idle (at the next flush).
+
+        A staged job stays on the claim: its backend reports it started (it then
+        runs on the claim) or lost (it then returns to Idle).
+        """
         claim.released = True
         self._refill.pop(id(claim), None)
         while claim.queue:
             job = claim.queue.popleft()
+            if job.id in self.staged:
+                continue
             if job.claim is claim and job.status == IDLE and job.substate == DISPATCHING:
                 self.specs.pop(job.id, None)
                 job.claim = None

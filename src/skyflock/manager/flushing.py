@@ -14,14 +14,11 @@ Neighbours: `manager.dispatching` (refills and starts after a commit),
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import time
 
 from skyflock.manager.dispatching import Dispatching
 from skyflock.manager.loop_state import PendingWrites
-from skyflock.manager.supervise import exit_record_path
 from skyflock.manager.userlog import committed_entries, write_entries
 from skyflock.store import JobBatch
 
@@ -67,6 +64,11 @@ class Flushing(Dispatching):
         moved_matches = await asyncio.to_thread(self._write, batch, self.clock())
         self.stats.flushes += 1
         self.stats.flush_seconds += time.perf_counter() - started
+        if batch.runs:  # their ends are committed: the starter may forget their exits
+            for backend in self.backends.values():
+                acknowledge = getattr(backend, "acknowledge", None)
+                if acknowledge is not None:
+                    acknowledge(batch.runs)
         if batch.matches:
             self._after_match(batch.matches, moved_matches)
             for claim in refills:
@@ -96,8 +98,4 @@ class Flushing(Dispatching):
         self.stats.completed += len(done.moved("complete"))
         if batch.user_log:
             write_entries(committed_entries(batch.user_log, done.moved))
-        if self.settings.exit_records:
-            for job_id, run in batch.runs.items():
-                with contextlib.suppress(OSError):
-                    os.unlink(exit_record_path(self.run_dir, job_id, run))
         return done.moved("match")

@@ -31,8 +31,8 @@ jobs runs back to back while their bookkeeping is written in batches.
 Order and durability: a job starts only after its match is committed; every
 other transition is committed by the next flush (tens of milliseconds). A
 crash in between loses nothing: recovery finds the process, or the exit
-record its supervising shell wrote (`manager.supervise`), or puts the job back
-to Idle. User actions and cycles take the store lock and flush first, so they
+the local starter kept (`backends.local_starter`), or puts the job back to
+Idle. User actions and cycles take the store lock and flush first, so they
 always act on the committed state.
 
 The parts live in their own modules, one class each building on the last:
@@ -40,7 +40,7 @@ The parts live in their own modules, one class each building on the last:
 -> `actions` -> `ManagerLoop` here (lifecycle and the negotiation cycle).
 
 Neighbours: `manager.snapshot` (live queue), `manager.dispatch` (ad ->
-LaunchSpec), `manager.policy`, `manager.supervise`, `manager.recovery`,
+LaunchSpec), `manager.policy`, `manager.recovery`,
 `store.Store`, `backends.base` (the port).
 """
 
@@ -56,7 +56,7 @@ from skyflock.core.model import Plan
 from skyflock.core.negotiate import negotiate
 from skyflock.manager.actions import Actions
 from skyflock.manager.loop_state import CycleStats, Moved, signal_exit_code
-from skyflock.manager.reconciling import handle_text, read_exit_record
+from skyflock.manager.reconciling import handle_text
 from skyflock.manager.snapshot import (
     IDLE,
     NONE,
@@ -71,7 +71,6 @@ __all__ = [
     "ManagerLoop",
     "Moved",
     "handle_text",
-    "read_exit_record",
     "signal_exit_code",
 ]
 

@@ -82,7 +82,7 @@ class PendingWrites:
     unmatched: dict[str, list[str]] = field(default_factory=dict)
     matches: list[Match] = field(default_factory=list)
     runs: dict[str, int] = field(default_factory=dict)
-    """job -> run number whose exit record goes once its end is committed."""
+    """job -> run number whose end the backend is told is committed (`acknowledge`)."""
     user_log: list[UserLogEntry] = field(default_factory=list)
     """Events for the jobs' own log files, appended after the commit (`manager.userlog`)."""
 
@@ -121,6 +121,9 @@ class LoopState:
         self.run_dir = settings.data_dir / "run"
         self.specs: dict[str, LaunchSpec] = {}
         """The launch of every job matched to a claim and not yet ended."""
+        self.staged: set[str] = set()
+        """Jobs handed to their backend to start when the claim's running job ends
+        (`Dispatching._stage_next`); the backend reports them started or lost."""
         self.lock = asyncio.Lock()
         """Held by whoever writes job state to the store (flush, cycle, user actions)."""
         self._pending = PendingWrites()
@@ -180,14 +183,14 @@ class LoopState:
         else:
             self.live.set_state(job, HELD, NONE)
 
-    @staticmethod
-    def _waiting_in_queue(job: LiveJob) -> bool:
+    def _waiting_in_queue(self, job: LiveJob) -> bool:
         claim = job.claim
         return (
             job.status == IDLE
             and job.substate == DISPATCHING
             and claim is not None
             and claim.running is not job
+            and job.id not in self.staged  # a staged job is stopped through its backend
         )
 
     def _cancel(self, job: LiveJob, reason: CancelReason) -> None:

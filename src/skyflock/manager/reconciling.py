@@ -12,12 +12,11 @@ Neighbours: `manager.flushing` (the pass that commits them),
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Final
 
 from skyflock.backends.base import (
     BackendEvent,
@@ -42,7 +41,6 @@ from skyflock.manager.snapshot import (
     ClaimInfo,
     LiveJob,
 )
-from skyflock.manager.supervise import exit_record_path
 from skyflock.store import LogEntry
 
 log = logging.getLogger(__name__)
@@ -109,9 +107,11 @@ class Reconciling(Flushing):
         batch: PendingWrites,
         now: float,
     ) -> None:
+        self._unstage(job)
         if job.status == IDLE and job.substate == DISPATCHING:
             if job.claim is not None and job.claim.running is None:
                 job.claim.running = job
+                job.run_started = time.monotonic()
             handle = handle_text(event)
             batch.started[job.id] = handle
             job.handle = handle
@@ -125,6 +125,14 @@ class Reconciling(Flushing):
             batch.logs.append(LogEntry(job.id, "stderr", paths.stderr, 0, backend.name, now))
         elif job.substate == VACATING:  # removed or held before its start was seen
             backend.cancel(job.id, "removed" if job.status == REMOVED else "held", 0)
+
+    def _unstage(self, job: LiveJob) -> None:
+        """A staged job has been reported on: it is no longer waiting in its claim's queue."""
+        if job.id in self.staged:
+            self.staged.discard(job.id)
+            if job.claim is not None:
+                with contextlib.suppress(ValueError):
+                    job.claim.queue.remove(job)
 
     def _free(
         self,
@@ -177,9 +185,6 @@ class Reconciling(Flushing):
     ) -> None:
         code = event.exit_code
         sig = event.signal
-        if code is None and sig is None and event.reason == "adopted":
-            code = read_exit_record(exit_record_path(self.run_dir, job.id, job.num_starts))
-        code, sig = wrapper_status(code, sig, event.reason)
         ad = job.ad
         job.completions += 1
         ad["ExitBySignal"] = sig is not None
@@ -227,6 +232,7 @@ class Reconciling(Flushing):
         batch: PendingWrites,
         freed: list[tuple[LiveJob, ClaimInfo, bool]],
     ) -> None:
+        self._unstage(job)
         self._free(job, batch, freed, reusable=True)
         if job.status == IDLE and job.substate == DISPATCHING:
             code = int(
@@ -253,6 +259,7 @@ class Reconciling(Flushing):
         freed: list[tuple[LiveJob, ClaimInfo, bool]],
     ) -> None:
         why = f"lost: {event.why}"
+        self._unstage(job)  # dropped before it started: the claim goes on without it
         self._free(job, batch, freed, reusable=False)
         if (job.status == RUNNING and job.substate == NONE) or job.status == RUNNING:
             batch.evicted.setdefault(why, []).append(job.id)
@@ -283,33 +290,3 @@ def handle_text(event: JobStarted) -> str:
         },
         separators=(",", ":"),
     )
-
-
-KILLED_BY_BACKEND: Final = frozenset({"memory", "walltime"})
-"""Ends the backend caused by signalling the job's process group."""
-
-
-def wrapper_status(
-    code: int | None, sig: int | None, reason: str | None
-) -> tuple[int | None, int | None]:
-    """(exit code, signal) of a run, as the supervising shell's status allows.
-
-    The shell reports 128 + N for both `exit 128+N` and signal N
-    (`manager.supervise`): it is an exit code, unless the backend itself
-    signalled the job (memory or walltime), when it is that signal.
-    """
-    if sig is None and code is not None and code > 128 and reason in KILLED_BY_BACKEND:
-        return None, code - 128
-    return code, sig
-
-
-def read_exit_record(path: Path) -> int | None:
-    """The exit code the job's supervisor wrote, or None when there is none (yet)."""
-    try:
-        text = path.read_text().strip()
-    except OSError:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return None

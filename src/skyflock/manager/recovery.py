@@ -10,11 +10,14 @@ running). For each one, on its cluster's backend:
 2. A dispatching job has no handle yet: its process, if the launch happened
    before the crash, is the session leader whose environment holds
    `SKYFLOCK_JOB_ID=<id>`; it is looked up in /proc and adopted the same way.
-3. A job whose process is gone is looked up in the exit records its
-   supervising shell writes (`manager.supervise`): with a record it ran to its
-   end, which is folded in as an ordinary exit (so it is not run twice);
-   without one it is put back to Idle with an event saying why (so it is
-   never silently lost).
+   On the local cluster the starter (`backends.local_starter`), whose
+   children the jobs are, answers first: it still runs the job (its exit will
+   be exact), or it kept the exit of a job that ended while the manager was
+   down.
+3. A job whose process is gone and whose exit the backend did not keep
+   (`recorded_exit`) is put back to Idle with an event saying why (so it is
+   never silently lost); one with a kept exit is folded in as an ordinary
+   exit (so it is not run twice).
 4. Jobs that were being vacated are cancelled again once adopted.
 
 Neighbours: `manager.loop.ManagerLoop` (its `reconcile` folds the outcome in),
@@ -33,14 +36,16 @@ from typing import Any
 
 from skyflock.backends.base import (
     BackendEvent,
+    ExecutionBackend,
     JobExited,
     JobLost,
     JobStarted,
+    LaunchSpec,
     RunningRecord,
 )
 from skyflock.backends.local_limits import boot_id, read_proc_stat
 from skyflock.manager.dispatch import DispatchError, launch_spec
-from skyflock.manager.loop import ManagerLoop, read_exit_record
+from skyflock.manager.loop import ManagerLoop
 from skyflock.manager.snapshot import (
     DISPATCHING,
     IDLE,
@@ -49,7 +54,6 @@ from skyflock.manager.snapshot import (
     VACATING,
     LiveJob,
 )
-from skyflock.manager.supervise import exit_record_path, supervised
 
 log = logging.getLogger(__name__)
 
@@ -114,14 +118,11 @@ async def recover(loop: ManagerLoop) -> RecoveryReport:
         fresh_starts: set[str] = set()
         for job in mine:
             in_store_running = job.status == RUNNING or job.substate == VACATING
-            run = job.num_starts if in_store_running else job.num_starts + 1
             spec = None
             try:
                 spec = launch_spec(
                     job.ad, job.id, memory_limit_mib=job.claim.memory if job.claim else None
                 )
-                if loop.settings.exit_records:
-                    spec = supervised(spec, exit_record_path(loop.run_dir, job.id, run))
             except DispatchError:
                 spec = None
             if spec is not None:
@@ -154,7 +155,7 @@ async def recover(loop: ManagerLoop) -> RecoveryReport:
                     )
                 )
                 continue
-            synthetic.extend(_ended_or_lost(loop, job, run, now, "no process was found"))
+            synthetic.extend(_ended_or_lost(backend, job, spec, now, "no process was found"))
         lost = backend.recover(records)
         lost_ids = {e.job_id for e in lost}
         for record in records:
@@ -187,10 +188,8 @@ async def recover(loop: ManagerLoop) -> RecoveryReport:
             if gone is None:
                 continue
             job = gone
-            in_store_running = job.status == RUNNING or job.substate == VACATING
-            run = job.num_starts if in_store_running else job.num_starts + 1
             why = event.why if isinstance(event, JobLost) else "lost"
-            synthetic.extend(_ended_or_lost(loop, job, run, now, why))
+            synthetic.extend(_ended_or_lost(backend, job, loop.specs.get(job.id), now, why))
         for event in synthetic:
             if isinstance(event, JobExited):
                 report.finished.append(event.job_id)
@@ -209,27 +208,15 @@ async def recover(loop: ManagerLoop) -> RecoveryReport:
 
 
 def _ended_or_lost(
-    loop: ManagerLoop, job: LiveJob, run: int, now: float, why: str
+    backend: ExecutionBackend, job: LiveJob, spec: LaunchSpec | None, now: float, why: str
 ) -> list[BackendEvent]:
-    """Events for a job whose process is gone: its recorded exit, or lost."""
-    code = (
-        read_exit_record(exit_record_path(loop.run_dir, job.id, run))
-        if loop.settings.exit_records
-        else None
-    )
-    if code is None:
+    """Events for a job whose process is gone: the exit its backend kept, or lost."""
+    recorded_exit = getattr(backend, "recorded_exit", None)
+    exited: JobExited | None = recorded_exit(job.id, spec) if recorded_exit is not None else None
+    if exited is None:
         return [JobLost(job.id, f"{why}; the manager restarted", now)]
     events: list[BackendEvent] = []
     if job.status == IDLE and job.substate == DISPATCHING:
-        events.append(JobStarted(job.id, pid=0, pgid=0, started_at=now))
-    events.append(
-        JobExited(
-            job.id,
-            exit_code=code,  # the shell's status: an exit code (`manager.supervise`)
-            signal=None,
-            ended_at=now,
-            reason=None,
-            detail="ended while the manager was down",
-        )
-    )
+        events.append(JobStarted(job.id, pid=0, pgid=0, started_at=exited.ended_at))
+    events.append(exited)
     return events

@@ -113,6 +113,7 @@ class Manager:
             reserved_memory_mib=local.reserved_memory_mib,
             disk_kib=local.disk_kib,
             labels=local.labels,
+            starter=self.settings.exit_records,
         )
         return {"local": backend}
 

@@ -68,8 +68,10 @@ class ServerSettings:
     prefetch: int = 32
     """Jobs kept matched to a claim whose jobs run briefly (0: one job at a time)."""
     exit_records: bool = True
-    """Run each local job under the supervising shell that records its exit status
-    (`manager.supervise`), so a job that ends while the manager is down is not rerun."""
+    """Start the local jobs through the data dir's starter process
+    (`backends.local_starter`), which is their parent and keeps their exits, so a
+    job that ends while the manager is down is not rerun; false: the manager
+    spawns them itself (such a job then runs again)."""
     debounce: float = 0.005
     """Seconds to coalesce negotiation triggers (a submit, a job's end)."""
     config_path: Path | None = None
