@@ -43,6 +43,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process, from /proc (its reaped children excluded)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def starter_pid(data_dir: Path) -> int | None:
+    """The pid of the local starter serving `data_dir` (`backends.local_starter`), if any."""
+    needle = f"--data-dir\0{data_dir}\0".encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                cmdline = (entry / "cmdline").read_bytes()
+                if b"skyflock.backends.local_starter" in cmdline and needle in cmdline:
+                    return int(entry.name)
+    return None
+
+
+SERVER_PID: dict[str, int] = {}
+"""The running server's pid."""
+
+
 @contextlib.contextmanager
 def server(data_dir: Path, config: Path | None = None) -> Iterator[str]:
     port = free_port()
@@ -64,6 +86,7 @@ def server(data_dir: Path, config: Path | None = None) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise SystemExit("the server did not answer within 60 s")
             time.sleep(0.1)
+        SERVER_PID["pid"] = proc.pid
         yield url
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -100,19 +123,32 @@ def history_count(client: httpx.Client, n: int) -> int:
     return len(response.json()["ads"])
 
 
-def bench_skyflock(jobs: int, work: Path) -> float:
+def bench_skyflock(
+    jobs: int, work: Path, config: Path | None = None
+) -> tuple[float, float, float | None]:
+    """Seconds from submit to all done, and the CPU seconds the server and its starter used."""
     data = work / "data"
-    with server(data) as url, httpx.Client(base_url=url) as client:
+    with server(data, config) as url, httpx.Client(base_url=url) as client:
         text = f"executable = /bin/true\nqueue {jobs}\n"
+        pid = SERVER_PID["pid"]
+        cpu = cpu_seconds(pid)
+        starter: int | None = None
+        starter_cpu = 0.0
         started = time.perf_counter()
         submit(client, text, work)
         while not queue_empty(client):  # a light poll: each one is a store read
+            if starter is None:
+                starter = starter_pid(data)  # it starts with the first job
+                starter_cpu = cpu_seconds(starter) if starter is not None else 0.0
             time.sleep(0.25)
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(pid) - cpu
+        with contextlib.suppress(OSError):
+            starter_cpu = cpu_seconds(starter) - starter_cpu if starter is not None else -1
         done = history_count(client, jobs)
     if done != jobs:
         raise SystemExit(f"skyflock: {done} of {jobs} jobs in the history")
-    return elapsed
+    return elapsed, cpu, starter_cpu if starter is not None and starter_cpu >= 0 else None
 
 
 def bench_submit(jobs: int, work: Path) -> float:
@@ -203,14 +239,22 @@ def main() -> None:
     parser.add_argument("--slurm-jobs", type=int, default=None)
     parser.add_argument("--slurm-timeout", type=float, default=600.0)
     parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument("--skip-submit", action="store_true")
+    parser.add_argument("--config", type=Path, default=None, help="server config for skyflock")
     args = parser.parse_args()
     n = args.jobs
     with tempfile.TemporaryDirectory(prefix="skyflock-bench-") as tmp:
         work = Path(tmp)
         results: dict[str, tuple[int, float]] = {}
-        t = bench_skyflock(n, work)
+        t, cpu, starter_cpu = bench_skyflock(n, work, args.config)
         results["skyflock"] = (n, t)
         print(f"skyflock     {n:>7} jobs {t:8.2f} s {n / t:9.1f} jobs/s", flush=True)
+        print(f"  CPU of the server: {cpu:.2f} s, {cpu / n * 1e6:.0f} us a job", flush=True)
+        if starter_cpu is not None:
+            print(
+                f"  CPU of its starter: {starter_cpu:.2f} s, {starter_cpu / n * 1e6:.0f} us a job",
+                flush=True,
+            )
         if not args.skip_peers:
             t = bench_xargs(n)
             results["xargs -P2"] = (n, t)
@@ -232,8 +276,9 @@ def main() -> None:
         for name, (count, seconds) in results.items():
             if name != "skyflock":
                 print(f"skyflock / {name}: {rate / (count / seconds):.2f}")
-        st = bench_submit(args.submit_jobs, work)
-        print(f"submit queue {args.submit_jobs}: {st:.2f} s", flush=True)
+        if not args.skip_submit:
+            st = bench_submit(args.submit_jobs, work)
+            print(f"submit queue {args.submit_jobs}: {st:.2f} s", flush=True)
         print(f"(load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
 
 
