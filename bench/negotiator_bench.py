@@ -213,8 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         in_submission_order=not args.no_hints,
     )
     built = time.perf_counter() - t0
+    settle = 0.0
     if args.gc in ("settled", "freeze"):
+        c0 = time.process_time()
         gc.collect()
+        settle = time.process_time() - c0
     if args.gc == "freeze":
         gc.freeze()
     elif args.gc == "off":
@@ -240,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"stats: {stats}")
     print(f"peak memory (max RSS, snapshot included): {peak_mib:,.0f} MiB")
     hints = "none" if args.no_hints else f"{len(batches)} batches, submission order"
-    print(f"snapshot hints: {hints}; garbage collector: {args.gc}")
+    collected = f" (a full collection before the cycle: {settle:.2f} s CPU)" if settle else ""
+    print(f"snapshot hints: {hints}; garbage collector: {args.gc}{collected}")
     return 0
 
 
