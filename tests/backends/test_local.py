@@ -164,7 +164,7 @@ def test_streams_land_centrally_and_in_the_jobs_own_files(data_dir: Path, work: 
     for job in ("5.0", "5.1"):
         assert Path(logs(job).stdout).read_text() == "out\nmore-out\n"
         assert Path(logs(job).stderr).read_text() == "err\n"
-    assert logs("5.0").stdout == str(data_dir / "logs" / "5.0" / "stdout")
+    assert logs("5.0").stdout == str(data_dir / "logs" / "5" / "5.0.stdout")
     assert (work / "sub" / "job.out").read_text() == "out\nmore-out\n"
     assert (work / "job.err").read_text() == "err\n"
     assert (work / "m.log").read_text() == "out\nerr\nmore-out\n"

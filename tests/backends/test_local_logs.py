@@ -22,10 +22,13 @@ def write(fd: int, text: str) -> None:
     os.write(fd, text.encode())
 
 
-def test_layout_is_logs_slash_job_id(data_dir: Path) -> None:
+def test_layout_is_logs_slash_cluster_slash_job_id(data_dir: Path) -> None:
     paths = CentralLogs(str(data_dir)).log_paths("12.3")
-    assert paths.stdout == str(data_dir / "logs" / "12.3" / "stdout")
-    assert paths.stderr == str(data_dir / "logs" / "12.3" / "stderr")
+    assert paths.stdout == str(data_dir / "logs" / "12" / "12.3.stdout")
+    assert paths.stderr == str(data_dir / "logs" / "12" / "12.3.stderr")
+    assert CentralLogs(str(data_dir)).log_paths("x").stdout == str(
+        data_dir / "logs" / "x" / "x.stdout"
+    )
 
 
 @pytest.mark.parametrize(
@@ -83,7 +86,7 @@ def test_merged_streams_share_one_file(data_dir: Path, work: Path) -> None:
     write(streams.stdout, "x\n")
     streams.close()
     paths = logs.log_paths("1.0")
-    assert os.readlink(paths.stderr) == "stdout"
+    assert os.readlink(paths.stderr) == "1.0.stdout"
     assert Path(paths.stderr).read_text() == "x\n"
     # A rerun with separate streams replaces the link rather than writing through it.
     streams = logs.open_streams(spec(work))

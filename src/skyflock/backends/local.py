@@ -139,7 +139,7 @@ class _Job:
 class LocalBackend:
     """Runs jobs as processes of this machine; see the module docstring for the design.
 
-    `data_dir` holds the central logs (`<data_dir>/logs/<job_id>/`). Any of
+    `data_dir` holds the central logs (`<data_dir>/logs/<cluster>/<job_id>.stdout`...). Any of
     `cpus`, `memory_mib`, `disk_kib` overrides what is measured. `memory_poll_s`
     is the period of the resident-set watch (used when no cgroup can be made,
     and for adopted jobs). `use_cgroups=False` skips cgroup v2 even if usable.

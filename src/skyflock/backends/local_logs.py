@@ -1,7 +1,9 @@
 """The central log store of the local cluster, and the job's standard streams.
 
-Every job's stdout and stderr land in `<data_dir>/logs/<job_id>/stdout` and
-`stderr`, whether or not the submit file names files of its own. The design
+Every job's stdout and stderr land in `<data_dir>/logs/<cluster>/<job_id>.stdout`
+and `.stderr` (`<cluster>` being the job id up to its first dot, so one
+directory per submitted cluster, made by its first job), whether or not the
+submit file names files of its own. The design
 costs nothing per byte and survives a manager restart:
 
 - The job writes straight into the central files: they are its fds 1 and 2.
@@ -70,7 +72,7 @@ def check_job_id(job_id: str) -> None:
 
 
 class CentralLogs:
-    """`<data_dir>/logs/<job_id>/{stdout,stderr}`, and the job's stream set-up."""
+    """`<data_dir>/logs/<cluster>/<job_id>.{stdout,stderr}`, and the job's stream set-up."""
 
     def __init__(self, data_dir: str) -> None:
         self.root = os.path.join(os.path.abspath(data_dir), "logs")
@@ -79,8 +81,10 @@ class CentralLogs:
 
     def log_paths(self, job_id: str) -> LogPaths:
         check_job_id(job_id)
-        directory = os.path.join(self.root, job_id)
-        return LogPaths(os.path.join(directory, "stdout"), os.path.join(directory, "stderr"))
+        directory = os.path.join(self.root, job_id.partition(".")[0] or "_")
+        return LogPaths(
+            os.path.join(directory, f"{job_id}.stdout"), os.path.join(directory, f"{job_id}.stderr")
+        )
 
     def close(self) -> None:
         if self._devnull >= 0:
@@ -93,8 +97,6 @@ class CentralLogs:
         Raises `StartError` naming the stream whose path is unusable.
         """
         paths = self.log_paths(spec.job_id)
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(os.path.dirname(paths.stdout))
         streams = Streams(self._devnull, -1, -1)
         try:
             if spec.stdin_path is not None:
@@ -110,7 +112,7 @@ class CentralLogs:
             own_err = _resolve(spec.cwd, spec.stderr_path) if spec.stderr_path else None
             if own_err is not None and own_err == own_out:
                 streams.stderr = streams.stdout
-                _replace_with_symlink(paths.stderr, "stdout")
+                _replace_with_symlink(paths.stderr, os.path.basename(paths.stdout))
             else:
                 streams.stderr = _open_central(paths.stderr)
                 streams.owned.append(streams.stderr)
@@ -183,8 +185,14 @@ def _attach(central: str, own: str, stage: StartStage, copies: list[tuple[str, s
 
 
 def _open_central(path: str) -> int:
-    """Open a central log for writing, replacing a symlink left by an earlier merged run."""
+    """Open a central log for writing, replacing a symlink left by an earlier merged run.
+
+    The cluster's directory is made by its first job (no mkdir per job)."""
     try:
+        return os.open(path, _OUT_FLAGS | os.O_NOFOLLOW, 0o644)
+    except FileNotFoundError:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(os.path.dirname(path))
         return os.open(path, _OUT_FLAGS | os.O_NOFOLLOW, 0o644)
     except OSError as e:
         if e.errno != errno.ELOOP:
