@@ -37,6 +37,9 @@ def _app_factory() -> Any | None:
 def serve(settings: ServerSettings) -> None:
     """Run the server in the foreground until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # Alembic narrates every plugin and revision at INFO; a start-up says where the
+    # server is, not how the schema got there (a failed migration still logs an error).
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     # The store writer thread runs Python (SQLAlchemy) while the event loop spawns
     # and reaps jobs; a short switch interval gives the loop the interpreter back
     # soon after each system call instead of up to 5 ms later.
