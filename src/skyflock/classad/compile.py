@@ -296,13 +296,12 @@ class _Codegen:
             t = self.temp()
             self.emit(f"{t} = {first}")
         for operand in operands[1:]:
-            self.emit(f"if {t} is not {stop} and {t} is not _E:")
+            self.emit(f"if {t} is {go} or {t} is not {stop} and {t} is not _E:")
             self.indent += 1
             b = self.gen(operand)
-            self.emit(
-                f"{t} = {b} if {t} is {go} and ({b} is True or {b} is False) "
-                f"else {combine}({t}, {b})"
-            )
+            # `go` and `go` stays `go` (the common case: nothing to store).
+            self.emit(f"if {b} is not {go} or {t} is not {go}:")
+            self.emit(f"    {t} = {b} if {t} is {go} and {b} is {stop} else {combine}({t}, {b})")
             self.indent -= 1
         return t
 
