@@ -96,9 +96,13 @@ def test_a_staged_job_starts_when_the_one_before_it_is_reaped(data_dir: Path, wo
         b = backend(data_dir)
         await b.start(spec("3.0", "/bin/sh", "-c", "sleep 0.2", cwd=work))
         assert b.stage(spec("3.1", "/bin/true", cwd=work), after="3.0")
+        assert b.stage(spec("3.2", "/bin/true", cwd=work), after="3.1")  # a chain
         await b.start(spec("3.1", "/bin/true", cwd=work))  # its turn: already handed over
-        events = await until_done(b, ["3.0", "3.1"])
+        events = await until_done(b, ["3.0", "3.1", "3.2"])
         await b.close()
+        third = events["3.2"]
+        assert [type(e) for e in third] == [JobStarted, JobExited]
+        assert third[0].started_at >= events["3.1"][-1].ended_at - 0.05  # type: ignore[union-attr]
         return [*events["3.0"], *events["3.1"]]
 
     first_started, first_end, second_started, second_end = run(body())
@@ -117,17 +121,19 @@ def test_cancelling_a_job_drops_the_one_staged_behind_it(data_dir: Path, work: P
         await b.start(spec("4.0", "/bin/sleep", "30", cwd=work))
         assert isinstance((await b.events(5))[0], JobStarted)
         assert b.stage(spec("4.1", "/bin/sh", "-c", f"echo x > {marker}", cwd=work), after="4.0")
+        assert b.stage(spec("4.2", "/bin/sh", "-c", f"echo y > {marker}", cwd=work), after="4.1")
         b.cancel("4.0", "removed", 5)
-        events = await until_done(b, ["4.0", "4.1"])
+        events = await until_done(b, ["4.0", "4.1", "4.2"])
         await b.close()
         return dict(events)
 
     events = run(body())
     (end,) = events["4.0"]
     assert isinstance(end, JobExited) and (end.signal, end.reason) == (signal.SIGTERM, "removed")
-    (lost,) = events["4.1"]
-    assert isinstance(lost, JobLost)
-    assert not marker.exists()  # it never ran
+    for staged in ("4.1", "4.2"):  # the whole chain behind it
+        (lost,) = events[staged]
+        assert isinstance(lost, JobLost)
+    assert not marker.exists()  # neither ran
 
 
 def test_the_journal_keeps_unacknowledged_exits_across_restarts(tmp_path: Path) -> None:

@@ -371,8 +371,8 @@ class LocalBackend:
     def stage(self, spec: LaunchSpec, after: str) -> bool:
         """Hand over `spec` to start as soon as job `after` has been reaped.
 
-        Only through the starter, and only behind a job it runs; False when not
-        staged (then `start` it when its turn comes). A staged job reports
+        Only through the starter, and only behind a job it runs or has staged;
+        False when not staged (then `start` it when its turn comes). A staged job reports
         `JobStarted`, or `JobLost` if it was dropped (a `cancel` of `after`, or
         of the staged job itself); `start` of a staged job is a no-op.
         """
@@ -797,28 +797,27 @@ class LocalBackend:
             sig, job.pending_signal = job.pending_signal, None
             self._signal(job, signal.Signals(sig))
 
-    def _on_starter_dropped(self, job_id: str) -> None:
+    def _never_started(self, job_id: str) -> bool:
+        """Forget a job the starter did not start (dropped, or failed); False if not such a job."""
         job = self._jobs.get(job_id)
         if job is None or job.pidfd >= 0 or job.pid:
-            return
+            return False
         del self._jobs[job_id]
         self._forget(job)
         if job.cgroup is not None:
             CgroupV2.remove(job.cgroup)
-        self._dropped.add(job_id)
-        self._emit(JobLost(job_id, "its start was called off", time.time()))
+        return True
+
+    def _on_starter_dropped(self, job_id: str) -> None:
+        if self._never_started(job_id):
+            self._dropped.add(job_id)
+            self._emit(JobLost(job_id, "its start was called off", time.time()))
 
     def _on_starter_failed(self, event: dict[str, Any]) -> None:
         job_id = str(event["id"])
-        job = self._jobs.get(job_id)
-        if job is None or job.pidfd >= 0 or job.pid:
-            return
-        del self._jobs[job_id]
-        self._forget(job)
-        if job.cgroup is not None:
-            CgroupV2.remove(job.cgroup)
-        stage = _STAGES.get(str(event.get("stage")), "executable")
-        self._emit(JobStartFailed(job_id, stage, str(event.get("why")), time.time()))
+        if self._never_started(job_id):
+            stage = _STAGES.get(str(event.get("stage")), "executable")
+            self._emit(JobStartFailed(job_id, stage, str(event.get("why")), time.time()))
 
     def _on_starter_exit(self, record: dict[str, Any]) -> None:
         job_id = str(record["id"])

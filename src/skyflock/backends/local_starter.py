@@ -203,7 +203,8 @@ class Starter:
         self.running: dict[int, _Running] = {}
         self.by_id: dict[str, _Running] = {}
         self.staged: dict[str, dict[str, Any]] = {}
-        """Running job id -> the launch to start once it has been reaped."""
+        """Job id (running, or itself staged) -> the launch to start once it has been reaped."""
+        self.staged_ids: set[str] = set()
         self.ever_connected = False
         self.born = time.monotonic()
         self.sel = selectors.DefaultSelector()
@@ -258,8 +259,9 @@ class Starter:
         self.ever_connected = True
         self.sel.register(conn, selectors.EVENT_READ, "client")
         self.outbox.clear()  # the hello carries all of it
-        dropped = [str(job["id"]) for job in self.staged.values()]
+        dropped = sorted(self.staged_ids)
         self.staged.clear()
+        self.staged_ids.clear()
         hello = {
             "op": "hello",
             "pid": os.getpid(),
@@ -301,8 +303,13 @@ class Starter:
             if op == "launch":
                 for job in message.get("jobs", ()):
                     after = job.get("after")
-                    if after is not None and after in self.by_id and after not in self.staged:
+                    if (
+                        after is not None
+                        and (after in self.by_id or after in self.staged_ids)
+                        and after not in self.staged
+                    ):
                         self.staged[after] = job
+                        self.staged_ids.add(str(job["id"]))
                     else:
                         self._launch(job)
             elif op == "kill":
@@ -411,14 +418,24 @@ class Starter:
         if run is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(run.pid, sig)
-            follower = self.staged.pop(job_id, None)
-            if follower is not None:
-                self.outbox.append({"k": "dropped", "id": str(follower["id"])})
+            self._drop_after(job_id)
             return
-        for after, follower in list(self.staged.items()):
-            if str(follower["id"]) == job_id:
-                del self.staged[after]
-                self.outbox.append({"k": "dropped", "id": job_id})
+        if job_id in self.staged_ids:
+            for after, follower in list(self.staged.items()):
+                if str(follower["id"]) == job_id:
+                    del self.staged[after]
+            self.staged_ids.discard(job_id)
+            self.outbox.append({"k": "dropped", "id": job_id})
+            self._drop_after(job_id)
+
+    def _drop_after(self, job_id: str) -> None:
+        """Drop the chain of launches staged behind `job_id`."""
+        follower = self.staged.pop(job_id, None)
+        while follower is not None:
+            follower_id = str(follower["id"])
+            self.staged_ids.discard(follower_id)
+            self.outbox.append({"k": "dropped", "id": follower_id})
+            follower = self.staged.pop(follower_id, None)
 
     def _failed(self, job_id: str, stage: str, why: str) -> None:
         self.outbox.append(
@@ -466,6 +483,7 @@ class Starter:
             self.journal.add(exits)
             self.outbox.extend({"k": "exited", **e} for e in exits)
         for follower in followers:
+            self.staged_ids.discard(str(follower["id"]))
             self._launch(follower)
 
 

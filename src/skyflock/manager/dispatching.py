@@ -45,6 +45,8 @@ REUSE_SCAN = 64
 """Idle jobs of the submitter looked at when a claim asks for more work."""
 SHORT_RUN = 1.0
 """A job that ran less than this many seconds makes its claim prefetch."""
+STAGE_DEPTH = 4
+"""Committed jobs of a claim handed to a backend that can start them one after another."""
 
 
 class Dispatching(LoopState):
@@ -148,31 +150,38 @@ class Dispatching(LoopState):
         self._stage_next(claim)
 
     def _stage_next(self, claim: ClaimInfo) -> None:
-        """Hand the claim's next committed job to its backend, to start when the running one ends."""
-        running = claim.running
-        if running is None or not claim.queue or claim.released:
+        """Hand the claim's next committed jobs (up to `STAGE_DEPTH`) to its backend, each
+        to start when the one before it ends."""
+        before = claim.running
+        if before is None or not claim.queue or claim.released:
             return
-        job = claim.queue[0]
-        if (
-            job.id in self.staged
-            or not job.matched
-            or job.status != IDLE
-            or job.substate != DISPATCHING
-            or job.claim is not claim
-            or running.substate != NONE
-            or running.status != RUNNING
-        ):
-            return
+        if before.substate != NONE or before.status not in (RUNNING, IDLE):
+            return  # being stopped: what follows it is decided when it has
         worklife = self.settings.claim_worklife
         if worklife <= 0 or self.clock() - claim.claimed_at > worklife:
             return
         backend = self.backends.get(claim.cluster)
         stage = getattr(backend, "stage", None)
-        spec = self.specs.get(job.id)
-        if stage is None or spec is None:
+        if stage is None:
             return
-        if stage(spec, running.id):
+        for depth, job in enumerate(claim.queue):
+            if depth >= STAGE_DEPTH:
+                return
+            if job.id in self.staged:
+                before = job
+                continue
+            spec = self.specs.get(job.id)
+            if (
+                spec is None
+                or not job.matched
+                or job.status != IDLE
+                or job.substate != DISPATCHING
+                or job.claim is not claim
+                or not stage(spec, before.id)
+            ):
+                return
             self.staged.add(job.id)
+            before = job
 
     async def _reuse(self, freed: Sequence[tuple[LiveJob, ClaimInfo, bool]], now: float) -> None:
         """Run the next job on each freed claim, or ask the flush for more, or give it back."""
