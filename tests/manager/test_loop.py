@@ -121,7 +121,10 @@ def test_job_that_fails_completes_with_its_exit_code(tmp_path: Path) -> None:
 
 def test_job_over_its_memory_is_held_with_code_34(tmp_path: Path) -> None:
     async def body(manager: Manager) -> None:
-        script = "import time; b = bytearray(400 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); time.sleep(30)"
+        # No quotes inside: the argument is single-quoted (HTCondor's V2 syntax), and a
+        # `b'x'` in it became `bx`, a NameError right after the allocation, so the job
+        # exited 1 on its own, racing the memory watch's SIGKILL (the loosened check).
+        script = "import time; b = bytearray(400 * 1024 * 1024); b[::4096] = bytes([120]) * len(b[::4096]); time.sleep(30)"
         (job,) = await submit(
             manager,
             tmp_path,
