@@ -37,7 +37,8 @@ No scheduling decisions are made here: the manager decides, the store records.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -81,6 +82,109 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 _COMPLETIONS_PLUS_ONE = jobs.c.num_job_completions + 1
 """A run ended on its own (`retry`, `complete`): one more `NumJobCompletions`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """What a transition may do: its name, its moves (from which states to which), and
+    the sentence a refused job gets."""
+
+    action: str
+    moves: tuple[Move, ...]
+    expected: str
+
+
+_MATCH: Final = Rule(
+    "match",
+    (Move(frozenset({(IDLE, NONE)}), IDLE, DISPATCHING),),
+    "only Idle jobs waiting for a match can be matched",
+)
+
+
+_UNMATCH: Final = Rule(
+    "unmatch",
+    (Move(frozenset({(IDLE, DISPATCHING)}), IDLE, NONE),),
+    "only jobs being dispatched can be unmatched",
+)
+
+
+_START: Final = Rule(
+    "start",
+    (Move(frozenset({(IDLE, DISPATCHING)}), RUNNING, NONE),),
+    "only matched jobs can start",
+)
+
+
+_PREEMPT: Final = Rule(
+    "preempt",
+    (Move(frozenset({(RUNNING, NONE)}), RUNNING, VACATING),),
+    "only Running jobs can be preempted",
+)
+
+
+_EVICT: Final = Rule(
+    "evict",
+    (Move(RUNNING_ANY, IDLE, NONE),),
+    "only Running jobs can be evicted",
+)
+
+
+_RETRY: Final = Rule(
+    "retry",
+    (Move(RUNNING_ANY, IDLE, NONE),),
+    "only Running jobs can be retried",
+)
+
+
+_COMPLETE: Final = Rule(
+    "complete",
+    (Move(RUNNING_ANY, COMPLETED, NONE, archive=True),),
+    "only Running jobs can complete",
+)
+
+
+_HOLD: Final = Rule(
+    "hold",
+    (
+        Move(frozenset({(IDLE, NONE)}), HELD, NONE),
+        Move(RUNNING_ANY | {(IDLE, DISPATCHING)}, HELD, VACATING),
+    ),
+    "only Idle or Running jobs can be held",
+)
+
+
+_RELEASE: Final = Rule(
+    "release",
+    (Move(frozenset({(HELD, NONE)}), IDLE, NONE),),
+    "only Held jobs can be released, once their process has stopped",
+)
+
+
+_REMOVE: Final = Rule(
+    "remove",
+    (
+        Move(frozenset({(IDLE, NONE), (HELD, NONE)}), REMOVED, NONE, archive=True),
+        Move(RUNNING_ANY | {(IDLE, DISPATCHING), (HELD, VACATING)}, REMOVED, VACATING),
+    ),
+    "only jobs in the queue that are not already removed can be removed",
+)
+
+
+_VACATED: Final = Rule(
+    "vacated",
+    (
+        Move(frozenset({(HELD, VACATING)}), HELD, NONE),
+        Move(frozenset({(REMOVED, VACATING)}), REMOVED, NONE, archive=True),
+    ),
+    "only held or removed jobs whose process is stopping can be vacated",
+)
+
+
+_EDIT: Final = Rule(
+    "edit",
+    (Move(IN_QUEUE, None, None),),
+    "only jobs in the queue (not removed) can be edited",
+)
 
 
 class JobQueue:
@@ -213,6 +317,12 @@ class JobQueue:
 
     # ------------------------------------------------------------- transitions
 
+    def _run(self, rule: Rule, job_ids: Sequence[str], **kw: Any) -> TransitionResult:
+        """One guarded transition of `rule` (see `store.transitions.run_transition`)."""
+        return run_transition(
+            self._target, rule.action, job_ids, rule.moves, expected=rule.expected, **kw
+        )
+
     def match(
         self, matches: Sequence[Match], *, now: float | None = None, strict: bool = False
     ) -> TransitionResult:
@@ -229,12 +339,9 @@ class JobQueue:
             }
             for job_id, m in by_job.items()
         }
-        return run_transition(
-            self._target,
-            "match",
+        return self._run(
+            _MATCH,
             list(by_job),
-            [Move(frozenset({(IDLE, NONE)}), IDLE, DISPATCHING)],
-            expected="only Idle jobs waiting for a match can be matched",
             now=now,
             strict=strict,
             per_row=per_row,
@@ -257,12 +364,9 @@ class JobQueue:
         strict: bool = False,
     ) -> TransitionResult:
         """A dispatch failed before the job started: the job waits for a new match."""
-        return run_transition(
-            self._target,
-            "unmatch",
+        return self._run(
+            _UNMATCH,
             job_ids,
-            [Move(frozenset({(IDLE, DISPATCHING)}), IDLE, NONE)],
-            expected="only jobs being dispatched can be unmatched",
             now=now,
             strict=strict,
             event=simple_event(EventKind.UNMATCHED, message=reason),
@@ -286,12 +390,9 @@ class JobQueue:
         per_row = None
         if handles is not None:
             per_row = {job_id: {"handle": handles.get(job_id)} for job_id in job_ids}
-        return run_transition(
-            self._target,
-            "start",
+        return self._run(
+            _START,
             job_ids,
-            [Move(frozenset({(IDLE, DISPATCHING)}), RUNNING, NONE)],
-            expected="only matched jobs can start",
             now=when,
             strict=strict,
             values=values,
@@ -315,12 +416,9 @@ class JobQueue:
         strict: bool = False,
     ) -> TransitionResult:
         """Running jobs are to be vacated (for priority or rank); they stay Running meanwhile."""
-        return run_transition(
-            self._target,
-            "preempt",
+        return self._run(
+            _PREEMPT,
             job_ids,
-            [Move(frozenset({(RUNNING, NONE)}), RUNNING, VACATING)],
-            expected="only Running jobs can be preempted",
             now=now,
             strict=strict,
             event=simple_event(EventKind.PREEMPTED, message=reason, where=True),
@@ -336,12 +434,9 @@ class JobQueue:
     ) -> TransitionResult:
         """Running jobs stopped without finishing (vacated, cluster lost): back to Idle."""
         when = now_or_clock(now)
-        return run_transition(
-            self._target,
-            "evict",
+        return self._run(
+            _EVICT,
             job_ids,
-            [Move(RUNNING_ANY, IDLE, NONE)],
-            expected="only Running jobs can be evicted",
             now=when,
             strict=strict,
             values=leave_running(when),
@@ -358,12 +453,9 @@ class JobQueue:
     ) -> TransitionResult:
         """Running jobs exited and will run again (max_retries not reached): back to Idle."""
         when = now_or_clock(now)
-        return run_transition(
-            self._target,
-            "retry",
+        return self._run(
+            _RETRY,
             list(exit_codes),
-            [Move(RUNNING_ANY, IDLE, NONE)],
-            expected="only Running jobs can be retried",
             now=when,
             strict=strict,
             values={**leave_running(when), "num_job_completions": _COMPLETIONS_PLUS_ONE},
@@ -388,12 +480,9 @@ class JobQueue:
     ) -> TransitionResult:
         """Running jobs finished with these exit codes: Completed, moved to the history."""
         when = now_or_clock(now)
-        return run_transition(
-            self._target,
-            "complete",
+        return self._run(
+            _COMPLETE,
             list(exit_codes),
-            [Move(RUNNING_ANY, COMPLETED, NONE, archive=True)],
-            expected="only Running jobs can complete",
             now=when,
             strict=strict,
             values={
@@ -424,15 +513,9 @@ class JobQueue:
     ) -> TransitionResult:
         """Hold jobs with HTCondor's HoldReasonCode; a running one must then be vacated."""
         when = now_or_clock(now)
-        return run_transition(
-            self._target,
-            "hold",
+        return self._run(
+            _HOLD,
             job_ids,
-            [
-                Move(frozenset({(IDLE, NONE)}), HELD, NONE),
-                Move(RUNNING_ANY | {(IDLE, DISPATCHING)}, HELD, VACATING),
-            ],
-            expected="only Idle or Running jobs can be held",
             now=when,
             strict=strict,
             values={
@@ -448,12 +531,9 @@ class JobQueue:
         self, job_ids: Sequence[str], *, now: float | None = None, strict: bool = False
     ) -> TransitionResult:
         """Held jobs (whose process, if any, has stopped) go back to Idle."""
-        return run_transition(
-            self._target,
-            "release",
+        return self._run(
+            _RELEASE,
             job_ids,
-            [Move(frozenset({(HELD, NONE)}), IDLE, NONE)],
-            expected="only Held jobs can be released, once their process has stopped",
             now=now,
             strict=strict,
             values={"hold_reason": None, "hold_reason_code": None, "hold_reason_subcode": None},
@@ -471,15 +551,9 @@ class JobQueue:
         """Remove jobs. Those with no process go to the history at once; the others
         stay Removed/vacating until `vacated` says their process is gone."""
         when = now_or_clock(now)
-        return run_transition(
-            self._target,
-            "remove",
+        return self._run(
+            _REMOVE,
             job_ids,
-            [
-                Move(frozenset({(IDLE, NONE), (HELD, NONE)}), REMOVED, NONE, archive=True),
-                Move(RUNNING_ANY | {(IDLE, DISPATCHING), (HELD, VACATING)}, REMOVED, VACATING),
-            ],
-            expected="only jobs in the queue that are not already removed can be removed",
             now=when,
             strict=strict,
             values=leave_running(when),
@@ -490,15 +564,9 @@ class JobQueue:
         self, job_ids: Sequence[str], *, now: float | None = None, strict: bool = False
     ) -> TransitionResult:
         """The process of a held or removed job is gone (removed jobs go to the history)."""
-        return run_transition(
-            self._target,
-            "vacated",
+        return self._run(
+            _VACATED,
             job_ids,
-            [
-                Move(frozenset({(HELD, VACATING)}), HELD, NONE),
-                Move(frozenset({(REMOVED, VACATING)}), REMOVED, NONE, archive=True),
-            ],
-            expected="only held or removed jobs whose process is stopping can be vacated",
             now=now,
             strict=strict,
             values={"handle": None},
@@ -550,12 +618,9 @@ class JobQueue:
             return out
 
         summary = "; ".join(f"{name} = {text}" for name, text in changes.items())
-        return run_transition(
-            self._target,
-            "edit",
+        return self._run(
+            _EDIT,
             job_ids,
-            [Move(IN_QUEUE, None, None)],
-            expected="only jobs in the queue (not removed) can be edited",
             now=now,
             strict=strict,
             per_row=rewrite,
