@@ -19,8 +19,8 @@ is nesting too deep for Python's stack.
 List items, as in HTCondor: `l[i]` is item i as evaluated where the list was
 written; a built-in that reads every item (`LIST_READERS`) and `l.name`
 evaluate the items where they themselves stand (`rebind`), so `sum(TARGET.l)`
-with `l = {MY.a}` in the target adds the caller's `a`. A nested-ad item keeps
-the ad it was written in as its parent, wherever it is read.
+with `l = {MY.a}` in the target adds the caller's `a`. A nested ad written in
+an item keeps the ad the list was written in as its parent, wherever it is read.
 """
 
 from __future__ import annotations
@@ -29,7 +29,19 @@ import random as _random
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from skyflock.classad.nodes import AdExpr, ListExpr, Paren
+from skyflock.classad.nodes import (
+    AdExpr,
+    Binary,
+    Call,
+    Conditional,
+    Elvis,
+    ListExpr,
+    Literal,
+    Paren,
+    Select,
+    Subscript,
+    Unary,
+)
 from skyflock.classad.values import ERROR, UNDEFINED, ScopedList
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -178,10 +190,11 @@ def scoped_list(
 def rebind(value: Any, scope: Any, my: Any, target: Any, env: Any, run: Run = run_compiled) -> Any:
     """List `value` as a reader at (scope, my, target) sees it: each item evaluated there.
 
-    Anything but a `ScopedList` evaluated elsewhere is returned as it is. An
-    item that is a nested-ad literal keeps its value (its parent is the ad the
-    list was written in, as in HTCondor); an item that is itself a list
-    literal is rebound item by item, for the same reason.
+    Anything but a `ScopedList` evaluated elsewhere is returned as it is. A
+    nested-ad literal in an item keeps the ad the list was written in as its
+    parent, as in HTCondor: an item that is one keeps its value, an item that
+    is itself a list literal is rebound item by item, and other items holding
+    one are evaluated with it bound first (`_ads_bound`).
     """
     if type(value) is not ScopedList or (
         value.scope is scope and value.my is my and value.target is target
@@ -197,8 +210,57 @@ def rebind(value: Any, scope: Any, my: Any, target: Any, env: Any, run: Run = ru
         elif t is ListExpr:
             items.append(rebind(old, scope, my, target, env, run))
         else:
+            if _holds_ad(expr):
+                expr = _ads_bound(expr, value.scope)
             items.append(run(expr, scope, my, target, env))
     return scoped_list(items, value.exprs, scope, my, target)
+
+
+def _holds_ad(expr: Expr) -> bool:
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if type(node) is AdExpr:
+            return True
+        stack.extend(node.children())
+    return False
+
+
+def _ads_bound(expr: Expr, parent: Any) -> Expr:
+    """`expr` with each nested-ad literal replaced by its ad seen from `parent`.
+
+    Used to read a list item elsewhere: its names resolve where it is read,
+    but a nested ad written in it keeps the ad the list was written in as
+    its parent. The copy is made only for items that hold a nested ad (and
+    is compiled afresh each time on the compiled path: rare enough not to cache).
+    """
+    t = type(expr)
+
+    def bound(e: Expr) -> Expr:
+        return _ads_bound(e, parent)
+
+    if t is AdExpr:
+        return Literal(ad_value(expr, parent))  # type: ignore[arg-type]
+    if t is Select:
+        return Select(bound(expr.base), expr.name)  # type: ignore[attr-defined]
+    if t is Subscript:
+        return Subscript(bound(expr.base), bound(expr.index))  # type: ignore[attr-defined]
+    if t is Unary:
+        return Unary(expr.op, bound(expr.operand))  # type: ignore[attr-defined]
+    if t is Binary:
+        return Binary(expr.op, bound(expr.left), bound(expr.right))  # type: ignore[attr-defined]
+    if t is Conditional:
+        c: Conditional = expr  # type: ignore[assignment]
+        return Conditional(bound(c.test), bound(c.then), bound(c.otherwise))
+    if t is Elvis:
+        return Elvis(bound(expr.test), bound(expr.otherwise))  # type: ignore[attr-defined]
+    if t is Paren:
+        return Paren(bound(expr.inner))  # type: ignore[attr-defined]
+    if t is Call:
+        return Call(expr.name, tuple(map(bound, expr.args)))  # type: ignore[attr-defined]
+    if t is ListExpr:
+        return ListExpr(tuple(map(bound, expr.items)))  # type: ignore[attr-defined]
+    return expr  # a literal or an attribute reference
 
 
 def subscript(base: Value, index: Value, my: Any, target: Any, env: Any) -> Value:
