@@ -129,11 +129,20 @@ class Preemptor:
         self._rank = preemption_rank.compile()
         self._claims: dict[int, list[Claim]] | None = None
         self._order: list[int] = []
+        self._left: dict[int, list[Claim]] = {}
+        """Per slot, its claims not yet taken as victims (in `claims` order)."""
+        self._whose: dict[int, set[str]] = {}
+        """Per slot, the submitters of those claims."""
+        self._submitters: list[str] = []
+        """Every submitter holding a claim, sorted."""
+        self._ranked: bool | None = None
+        """Whether any slot with claims may preempt by its Rank (decided on first use)."""
         self._static_usage: dict[str, float] | None = None
         self.usage = usage or self._usage_of
         self.limits: Mapping[str, float] = {}
         self.taken: set[str] = set()
         self._contexts: dict[str, ClassAd] = {}
+        self._context_values: dict[str, tuple[float, float, str]] = {}
         self._retire: dict[str, float | None] = {}
         self._slot_rank: dict[int, Callable[[ClassAd | None, ClassAd | None], object] | None] = {}
         self._verdicts: dict[tuple[object, ...], bool | None] = {}
@@ -155,6 +164,9 @@ class Preemptor:
             for held in claims.values():
                 held.sort(key=lambda c: (-c.started_at, c.job.id))
             self._order = sorted(claims)
+            self._left = {i: list(held) for i, held in claims.items()}
+            self._whose = {i: {c.job.submitter for c in held} for i, held in claims.items()}
+            self._submitters = sorted({c.job.submitter for held in claims.values() for c in held})
         return claims
 
     def _usage_of(self, name: str) -> float:
@@ -194,11 +206,17 @@ class Preemptor:
             ad["JobStart"] = claim.started_at
             self._contexts[claim.job.id] = ad
         who = claim.job.submitter
-        ad["RemoteUserResourcesInUse"] = self.usage(who)
-        ad["RemoteUserFairShare"] = self.limits.get(who, self.usage(who))
-        ad["SubmitterUser"] = submitter
-        ad["SubmitterGroup"] = groups.group_of(submitter, self.config)
-        ad["SubmitterUserPrio"] = self._prio(submitter)
+        used = self.usage(who)
+        share = self.limits.get(who, used)
+        values = (used, share, submitter)
+        if self._context_values.get(claim.job.id) != values:
+            # set only what changed since this claim's context was last used
+            self._context_values[claim.job.id] = values
+            ad["RemoteUserResourcesInUse"] = used
+            ad["RemoteUserFairShare"] = share
+            ad["SubmitterUser"] = submitter
+            ad["SubmitterGroup"] = groups.group_of(submitter, self.config)
+            ad["SubmitterUserPrio"] = self._prio(submitter)
         return ad
 
     def retirement_end(self, claim: Claim, slot_ad: ClassAd) -> float | None:
@@ -326,14 +344,13 @@ class Preemptor:
     ) -> tuple[int, list[tuple[Claim, str]]] | None:
         """The best slot to preempt for one job of group `a`, and its victims with reasons."""
         self.limits = limits
-        all_claims = self.claims
+        self.claims  # noqa: B018 - builds the per-slot state on first use
+        left, whose = self._left, self._whose
         slots = self.snapshot.slots
-        verdicts = {
-            who: self.priority_verdict(who, submitter)
-            for who in sorted({c.job.submitter for held in all_claims.values() for c in held})
-        }
-        ranked = [i for i in self._order if self.slot_rank(i, slots[i].ad) is not None]
-        if not ranked and all(v is False for v in verdicts.values()):
+        verdicts = {who: self.priority_verdict(who, submitter) for who in self._submitters}
+        if self._ranked is None:
+            self._ranked = any(self.slot_rank(i, slots[i].ad) is not None for i in self._order)
+        if not self._ranked and all(v is False for v in verdicts.values()):
             return None  # no running job can qualify, whatever the slot
         job = self.table.jobs[a]
         need = job.request
@@ -341,12 +358,12 @@ class Preemptor:
         best: tuple[object, ...] | None = None
         found: tuple[int, list[tuple[Claim, str]]] | None = None
         for i in self._order:
-            claims = [c for c in all_claims[i] if c.job.id not in self.taken]
+            claims = left[i]
             if not claims:
                 continue
             slot_ad = slots[i].ad
             ranks_by = self.slot_rank(i, slot_ad)
-            if ranks_by is None and all(verdicts[c.job.submitter] is False for c in claims):
+            if ranks_by is None and all(verdicts[w] is False for w in whose[i]):
                 continue  # none of its jobs may yield on priority and the slot ranks none
             g = self.slot_group_of[i]
             group = self.table.slots[g]
@@ -395,6 +412,8 @@ class Preemptor:
         i, victims = found
         for claim, _ in victims:
             self.taken.add(claim.job.id)
+        left[i] = [c for c in left[i] if c.job.id not in self.taken]
+        whose[i] = {c.job.submitter for c in left[i]}
         group = self.table.slots[self.slot_group_of[i]]
         if group.partitionable:
             freed: Resources = carve.NOTHING
