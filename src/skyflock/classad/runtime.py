@@ -29,19 +29,7 @@ import random as _random
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from skyflock.classad.nodes import (
-    AdExpr,
-    Binary,
-    Call,
-    Conditional,
-    Elvis,
-    ListExpr,
-    Literal,
-    Paren,
-    Select,
-    Subscript,
-    Unary,
-)
+from skyflock.classad import nodes
 from skyflock.classad.values import ERROR, UNDEFINED, ScopedList
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -202,12 +190,12 @@ def rebind(value: Any, scope: Any, my: Any, target: Any, env: Any, run: Run = ru
         return value
     items: list[Value] = []
     for expr, old in zip(value.exprs, value, strict=True):
-        while type(expr) is Paren:
+        while type(expr) is nodes.Paren:
             expr = expr.inner
         t = type(expr)
-        if t is AdExpr:
+        if t is nodes.AdExpr:
             items.append(old)
-        elif t is ListExpr:
+        elif t is nodes.ListExpr:
             items.append(rebind(old, scope, my, target, env, run))
         else:
             if _holds_ad(expr):
@@ -220,7 +208,7 @@ def _holds_ad(expr: Expr) -> bool:
     stack = [expr]
     while stack:
         node = stack.pop()
-        if type(node) is AdExpr:
+        if type(node) is nodes.AdExpr:
             return True
         stack.extend(node.children())
     return False
@@ -239,27 +227,27 @@ def _ads_bound(expr: Expr, parent: Any) -> Expr:
     def bound(e: Expr) -> Expr:
         return _ads_bound(e, parent)
 
-    if t is AdExpr:
-        return Literal(ad_value(expr, parent))  # type: ignore[arg-type]
-    if t is Select:
-        return Select(bound(expr.base), expr.name)  # type: ignore[attr-defined]
-    if t is Subscript:
-        return Subscript(bound(expr.base), bound(expr.index))  # type: ignore[attr-defined]
-    if t is Unary:
-        return Unary(expr.op, bound(expr.operand))  # type: ignore[attr-defined]
-    if t is Binary:
-        return Binary(expr.op, bound(expr.left), bound(expr.right))  # type: ignore[attr-defined]
-    if t is Conditional:
-        c: Conditional = expr  # type: ignore[assignment]
-        return Conditional(bound(c.test), bound(c.then), bound(c.otherwise))
-    if t is Elvis:
-        return Elvis(bound(expr.test), bound(expr.otherwise))  # type: ignore[attr-defined]
-    if t is Paren:
-        return Paren(bound(expr.inner))  # type: ignore[attr-defined]
-    if t is Call:
-        return Call(expr.name, tuple(map(bound, expr.args)))  # type: ignore[attr-defined]
-    if t is ListExpr:
-        return ListExpr(tuple(map(bound, expr.items)))  # type: ignore[attr-defined]
+    if t is nodes.AdExpr:
+        return nodes.Literal(ad_value(expr, parent))  # type: ignore[arg-type]
+    if t is nodes.Select:
+        return nodes.Select(bound(expr.base), expr.name)  # type: ignore[attr-defined]
+    if t is nodes.Subscript:
+        return nodes.Subscript(bound(expr.base), bound(expr.index))  # type: ignore[attr-defined]
+    if t is nodes.Unary:
+        return nodes.Unary(expr.op, bound(expr.operand))  # type: ignore[attr-defined]
+    if t is nodes.Binary:
+        return nodes.Binary(expr.op, bound(expr.left), bound(expr.right))  # type: ignore[attr-defined]
+    if t is nodes.Conditional:
+        c: nodes.Conditional = expr  # type: ignore[assignment]
+        return nodes.Conditional(bound(c.test), bound(c.then), bound(c.otherwise))
+    if t is nodes.Elvis:
+        return nodes.Elvis(bound(expr.test), bound(expr.otherwise))  # type: ignore[attr-defined]
+    if t is nodes.Paren:
+        return nodes.Paren(bound(expr.inner))  # type: ignore[attr-defined]
+    if t is nodes.Call:
+        return nodes.Call(expr.name, tuple(map(bound, expr.args)))  # type: ignore[attr-defined]
+    if t is nodes.ListExpr:
+        return nodes.ListExpr(tuple(map(bound, expr.items)))  # type: ignore[attr-defined]
     return expr  # a literal or an attribute reference
 
 
@@ -289,7 +277,7 @@ def subscript(base: Value, index: Value, my: Any, target: Any, env: Any) -> Valu
     return ERROR
 
 
-def ad_value(template: AdExpr, scope: Any) -> ClassAd:
+def ad_value(template: nodes.AdExpr, scope: Any) -> ClassAd:
     """The value of a nested-ad literal evaluated inside `scope`."""
     return template.template()._view(scope)
 
