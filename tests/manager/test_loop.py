@@ -399,3 +399,16 @@ def test_a_signal_sent_to_the_job_alone_is_a_signal(tmp_path: Path) -> None:
         await until(lambda: "Abnormal termination (signal 15)" in (tmp_path / "j.log").read_text())
 
     run_with_manager(tmp_path, body)
+
+
+def test_a_submitter_whose_jobs_ran_between_cycles_enters_the_accounting(tmp_path: Path) -> None:
+    """Usage is sampled at each cycle; a job that started and ended in between still
+    puts its submitter in the accounting (and so in `userprio`)."""
+
+    async def body(manager: Manager) -> None:
+        (job,) = await submit(manager, tmp_path, "executable = /bin/true\nqueue\n")
+        await until(lambda: finished(manager, job))
+        await manager.loop.cycle()
+        assert "alice" in {name.partition("@")[0] for name in manager.loop.accounting.submitters}
+
+    run_with_manager(tmp_path, body)

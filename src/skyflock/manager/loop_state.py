@@ -121,6 +121,8 @@ class LoopState:
         self.run_dir = settings.data_dir / "run"
         self.specs: dict[str, LaunchSpec] = {}
         """The launch of every job matched to a claim and not yet ended."""
+        self.ran: dict[str, LiveJob] = {}
+        """Submitter -> a job of theirs started since the last cycle (see `ManagerLoop.cycle`)."""
         self.staged: set[str] = set()
         """Jobs handed to their backend to start when the claim's running job ends
         (`Dispatching._stage_next`); the backend reports them started or lost."""

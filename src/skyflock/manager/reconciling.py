@@ -117,6 +117,7 @@ class Reconciling(Flushing):
             job.handle = handle
             job.started_at = event.started_at
             job.num_starts += 1
+            self.ran[job.submitter] = job
             self.live.set_state(job, RUNNING, NONE)
             slot = job.claim.slot_id if job.claim is not None else None
             self._user_log(job, "start", lambda: userlog.executing(job.id, now, slot))
