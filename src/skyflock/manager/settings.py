@@ -65,7 +65,7 @@ class ServerSettings:
     """Most backend events folded into one store transaction."""
     flush_interval: float = 0.1
     """Seconds the store writer lets transitions gather before it commits them."""
-    prefetch: int = 32
+    prefetch: int = 128
     """Jobs kept matched to a claim whose jobs run briefly (0: one job at a time)."""
     exit_records: bool = True
     """Start the local jobs through the data dir's starter process
@@ -233,7 +233,7 @@ def settings_from_mapping(
         flush_interval=_float(
             source, "server.flush_interval", server.get("flush_interval", 0.1), 0.0
         ),
-        prefetch=_int(source, "server.prefetch", server.get("prefetch", 32), 0),
+        prefetch=_int(source, "server.prefetch", server.get("prefetch", 128), 0),
         exit_records=_bool(source, "server.exit_records", server.get("exit_records", True)),
         config_path=config_path,
         raw=dict(doc),
