@@ -13,9 +13,11 @@ from skyflock.core.model import AccountingState, Claim, Job, SubmitterUsage
 CONFIG = negotiator_config({})
 
 
-def claim(submitter: str, cpus: int, job_id: str = "1.0") -> Claim:
+def claim(submitter: str, cpus: int, job_id: str = "1.0", started_at: float = 0.0) -> Claim:
     job = Job(id=job_id, ad=None, submitter=submitter)  # type: ignore[arg-type]
-    return Claim(job=job, slot_id="s", cpus=cpus, memory=1024, disk=1000, gpus=0, started_at=0.0)
+    return Claim(
+        job=job, slot_id="s", cpus=cpus, memory=1024, disk=1000, gpus=0, started_at=started_at
+    )
 
 
 @pytest.mark.parametrize(
@@ -65,6 +67,43 @@ def test_account_sums_slot_weights_of_all_claims_of_a_submitter() -> None:
     assert after.submitters["bob"].real_priority == pytest.approx(0.25 + 0.5 * 8)
     assert after.submitters["carol"].real_priority == pytest.approx(0.25 + 0.5 * 1)
     assert after.submitters["bob"].accumulated_usage == pytest.approx(8 * 86_400.0)
+
+
+@pytest.mark.parametrize(
+    ("started_at", "ended_at", "charged"),
+    [
+        # the interval is (1000, 1100]; 2 cores
+        (1010.0, 1010.5, 2 * 0.5),  # started and ended inside: what it ran
+        (900.0, 1050.0, 2 * 50.0),  # started before the interval: from its start
+        (1050.0, 1200.0, 2 * 50.0),  # an end after `now` is cut at `now`
+        (900.0, 990.0, 0.0),  # ended before the interval: nothing (already charged)
+        (1100.0, 1100.0, 0.0),  # no time inside: nothing, but the submitter is listed
+    ],
+)
+def test_account_charges_ended_runs_for_their_time_inside_the_interval(
+    started_at: float, ended_at: float, charged: float
+) -> None:
+    state = AccountingState({}, last_update=1000.0)
+    ended = [(claim("frank", 2, started_at=started_at), ended_at)]
+    after = fairshare.account(state, [], 1100.0, CONFIG, ended=ended)
+    usage = after.submitters["frank"]
+    assert usage.accumulated_usage == pytest.approx(charged)
+    b = fairshare.decay_factor(100.0, CONFIG.halflife)
+    expected = max(0.5, b * 0.5 + (1 - b) * charged / 100.0)
+    assert usage.real_priority == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_claim_that_started_inside_the_interval_is_charged_from_its_start() -> None:
+    state = AccountingState({}, last_update=0.0)
+    after = fairshare.account(state, [claim("gina", 4, started_at=75.0)], 100.0, CONFIG)
+    assert after.submitters["gina"].accumulated_usage == pytest.approx(4 * 25.0)
+
+
+def test_many_short_runs_add_up_to_the_core_seconds_they_used() -> None:
+    # 1000 runs of 0.05 s on one core between two cycles: 50 core-seconds, not 0
+    ended = [(claim("hal", 1, f"1.{i}", 10.0 + i * 0.05), 10.05 + i * 0.05) for i in range(1000)]
+    after = fairshare.account(AccountingState({}, last_update=0.0), [], 60.0, CONFIG, ended=ended)
+    assert after.submitters["hal"].accumulated_usage == pytest.approx(50.0)
 
 
 def test_first_account_only_records_the_time() -> None:

@@ -89,6 +89,32 @@ def usage_by_submitter(running: Iterable[Claim], config: NegotiatorConfig) -> di
     return usage
 
 
+def charges_by_submitter(
+    running: Iterable[Claim],
+    ended: Iterable[tuple[Claim, float]],
+    since: float,
+    now: float,
+    config: NegotiatorConfig,
+) -> dict[str, float]:
+    """Slot-weight seconds each submitter used in the interval (since, now].
+
+    A claim is charged for the part of its run inside the interval: a running
+    one from `max(started_at, since)` to `now`, an ended one up to its end. So a
+    job that started and ended between two calls is charged what it ran, and
+    its submitter appears with a charge even when that is 0.
+    """
+    charges: dict[str, float] = {}
+    plain = _compiled_weight(config.slot_weight) is None
+    runs = [(claim, now) for claim in running]
+    runs.extend(ended)
+    for claim, end in runs:
+        seconds = max(0.0, min(end, now) - max(claim.started_at, since))
+        weight = float(claim.cpus) if plain else claim_weight(claim, config)
+        who = claim.job.submitter
+        charges[who] = charges.get(who, 0.0) + weight * seconds
+    return charges
+
+
 # ---------------------------------------------------------------------------
 # priorities
 
@@ -227,30 +253,40 @@ def account(
     running: Sequence[Claim],
     now: float,
     config: NegotiatorConfig,
+    ended: Sequence[tuple[Claim, float]] = (),
 ) -> AccountingState:
     """Fold the claims that ran since `state.last_update` into the accounting.
 
     With dt = now − last_update and b = 0.5 ** (dt / halflife), each
-    submitter's real priority becomes `b·rp + (1−b)·usage` (never below the
-    minimum), where usage is the summed slot weight of its claims in
-    `running`; its accumulated usage grows by usage·dt. Submitters without
+    submitter's real priority becomes `b·rp + (1−b)·usage`, never below the
+    minimum. Usage is the submitter's mean slot weight over the interval: the
+    weight-seconds of its claims inside (last_update, now] (`running` ones up
+    to `now`, `ended` ones, each with its end time, up to their end) divided by
+    dt; its accumulated usage grows by those weight-seconds. Submitters without
     claims decay toward the minimum. The first call (no last_update) only
     records the time. Priority factors, floors and ceilings are kept.
     """
     last = state.last_update
-    dt = 0.0 if last is None else max(0.0, now - last)
+    if last is None:
+        names = set(state.submitters) | {c.job.submitter for c in running}
+        names |= {c.job.submitter for c, _ in ended}
+        submitters = {
+            name: state.submitters.get(name) or SubmitterUsage(real_priority=config.min_priority)
+            for name in sorted(names)
+        }
+        return AccountingState(submitters=submitters, last_update=now)
+    dt = max(0.0, now - last)
     b = decay_factor(dt, config.halflife)
-    usage = usage_by_submitter(running, config)
+    charges = charges_by_submitter(running, ended, last, now, config)
     submitters: dict[str, SubmitterUsage] = {}
-    for name in sorted(set(state.submitters) | set(usage)):
+    for name in sorted(set(state.submitters) | set(charges)):
         old = state.submitters.get(name) or SubmitterUsage(real_priority=config.min_priority)
-        used = usage.get(name, 0.0)
+        charged = charges.get(name, 0.0)
+        used = charged / dt if dt > 0 else 0.0
         rp = b * max(old.real_priority, config.min_priority) + (1.0 - b) * used
         submitters[name] = replace(
             old,
             real_priority=max(rp, config.min_priority),
-            accumulated_usage=old.accumulated_usage + used * dt,
+            accumulated_usage=old.accumulated_usage + charged,
         )
-    return AccountingState(
-        submitters=submitters, last_update=now if last is None else max(now, last)
-    )
+    return AccountingState(submitters=submitters, last_update=max(now, last))

@@ -138,6 +138,8 @@ class Simulation:
     jobs: dict[str, _SimJob] = field(default_factory=dict)
     idle: dict[str, _SimJob] = field(default_factory=dict)
     running: dict[str, _SimJob] = field(default_factory=dict)
+    ended: list[tuple[Claim, float]] = field(default_factory=list)
+    """Claims that ended since the last accounting, with their end time."""
     down: set[str] = field(default_factory=set)
     events: list[_Event] = field(default_factory=list)
     accounting: AccountingState = field(default_factory=AccountingState)
@@ -161,7 +163,6 @@ class Simulation:
                 self._push(failure.at + failure.duration, _UP, failure.cluster)
         clusters = {c.name: c for c in sc.clusters}
         next_arrival = 0
-        interval_claims: tuple[Claim, ...] = ()
         sample_every = sc.sample_interval or sc.cycle_interval
         next_sample = 0.0
         cycle = 0
@@ -173,11 +174,13 @@ class Simulation:
                 self.idle[sim_job.job.id] = sim_job
                 self.jobs[sim_job.job.id] = sim_job
                 next_arrival += 1
-            self.accounting = account(self.accounting, interval_claims, now, config)
+            running = tuple(j.claim for j in self.running.values() if j.claim is not None)
+            self.accounting = account(self.accounting, running, now, config, self.ended)
+            self.ended.clear()
             if self.idle:
                 snapshot = Snapshot(
                     idle=tuple(j.job for j in self.idle.values()),
-                    running=tuple(j.claim for j in self.running.values() if j.claim is not None),
+                    running=running,
                     slots=self._slots(),
                     accounting=self.accounting,
                     clusters={
@@ -188,7 +191,6 @@ class Simulation:
                 plan = negotiate(snapshot, config, now, seed=sc.seed + cycle)
                 self._apply(plan, now)
             report.cycles += 1
-            interval_claims = tuple(j.claim for j in self.running.values() if j.claim is not None)
             if now >= next_sample:
                 self._sample(now)
                 next_sample += sample_every
@@ -366,6 +368,7 @@ class Simulation:
         _add(self.cores_by_cluster, machine.cluster, -claim.cpus)
         if machine.cluster not in self.down:
             machine.give(claim.cpus, claim.memory, claim.disk, claim.gpus)
+        self.ended.append((claim, end))
         sim_job.claim = None
         del self.running[sim_job.job.id]
 
