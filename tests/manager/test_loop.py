@@ -402,13 +402,19 @@ def test_a_signal_sent_to_the_job_alone_is_a_signal(tmp_path: Path) -> None:
 
 
 def test_a_submitter_whose_jobs_ran_between_cycles_enters_the_accounting(tmp_path: Path) -> None:
-    """Usage is sampled at each cycle; a job that started and ended in between still
-    puts its submitter in the accounting (and so in `userprio`)."""
+    """Jobs that start and end between two cycles are charged what they ran: their
+    submitter appears in the accounting (and so in `userprio`) with their core-seconds."""
 
     async def body(manager: Manager) -> None:
-        (job,) = await submit(manager, tmp_path, "executable = /bin/true\nqueue\n")
-        await until(lambda: finished(manager, job))
+        jobs = await submit(
+            manager, tmp_path, "executable = /bin/sleep\narguments = 0.3\nqueue 3\n"
+        )
+        await until(lambda: all(finished(manager, job) for job in jobs))
         await manager.loop.cycle()
-        assert "alice" in {name.partition("@")[0] for name in manager.loop.accounting.submitters}
+        usage = {
+            name.partition("@")[0]: u for name, u in manager.loop.accounting.submitters.items()
+        }
+        # three runs of at least 0.3 s on one core each; well under the time the test took
+        assert 0.85 <= usage["alice"].accumulated_usage < 10.0
 
     run_with_manager(tmp_path, body)

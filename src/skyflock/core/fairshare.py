@@ -270,11 +270,11 @@ def account(
     if last is None:
         names = set(state.submitters) | {c.job.submitter for c in running}
         names |= {c.job.submitter for c, _ in ended}
-        submitters = {
+        first = {
             name: state.submitters.get(name) or SubmitterUsage(real_priority=config.min_priority)
             for name in sorted(names)
         }
-        return AccountingState(submitters=submitters, last_update=now)
+        return AccountingState(submitters=first, last_update=now)
     dt = max(0.0, now - last)
     b = decay_factor(dt, config.halflife)
     charges = charges_by_submitter(running, ended, last, now, config)

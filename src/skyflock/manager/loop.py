@@ -52,7 +52,7 @@ import logging
 import time
 
 from skyflock.core.fairshare import account
-from skyflock.core.model import Claim, Plan
+from skyflock.core.model import Plan
 from skyflock.core.negotiate import negotiate
 from skyflock.manager.actions import Actions
 from skyflock.manager.loop_state import CycleStats, Moved, signal_exit_code
@@ -156,8 +156,9 @@ class ManagerLoop(Actions):
             now = self.clock()
             self.refresh_capacity()
             self.accounting = account(
-                self.accounting, self._claims_to_account(now), now, self.config
+                self.accounting, self.live.claims(), now, self.config, self.ended
             )
+            self.ended.clear()
             if now - self._accounting_saved >= 5.0:
                 await asyncio.to_thread(self.store.accounting.save, self.accounting)
                 self._accounting_saved = now
@@ -187,22 +188,6 @@ class ManagerLoop(Actions):
             self.stats.total_matches += len(pairs)
             self.stats.last_duration = time.perf_counter() - started
             return plan
-
-    def _claims_to_account(self, now: float) -> list[Claim]:
-        """The running claims, plus a claim of no weight for each submitter whose jobs all
-        started and ended since the last cycle.
-
-        Usage is sampled at each cycle (the claims running then count for the whole
-        interval); a submitter whose short jobs ran between two cycles still enters
-        the accounting (and `userprio`), charged nothing for them.
-        """
-        claims = list(self.live.claims())
-        running = {claim.job.submitter for claim in claims}
-        for submitter, job in self.ran.items():
-            if submitter not in running:
-                claims.append(Claim(job.core_job(), "", 0, 0, 0, 0, now))
-        self.ran.clear()
-        return claims
 
     async def _vacate(self, plan: Plan, now: float) -> None:
         by_reason: dict[str, list[str]] = {}

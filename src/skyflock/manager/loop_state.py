@@ -25,7 +25,7 @@ from skyflock.backends.base import (
     LaunchSpec,
 )
 from skyflock.classad import ClassAd
-from skyflock.core.model import AccountingState, Match, Plan
+from skyflock.core.model import AccountingState, Claim, Match, Plan
 from skyflock.manager import userlog
 from skyflock.manager.dispatch import vacate_grace
 from skyflock.manager.settings import ServerSettings
@@ -121,8 +121,9 @@ class LoopState:
         self.run_dir = settings.data_dir / "run"
         self.specs: dict[str, LaunchSpec] = {}
         """The launch of every job matched to a claim and not yet ended."""
-        self.ran: dict[str, LiveJob] = {}
-        """Submitter -> a job of theirs started since the last cycle (see `ManagerLoop.cycle`)."""
+        self.ended: list[tuple[Claim, float]] = []
+        """Claims whose job stopped running since the last cycle, with the time it stopped;
+        the next cycle's `account` charges them for the part of their run it has not seen."""
         self.staged: set[str] = set()
         """Jobs handed to their backend to start when the claim's running job ends
         (`Dispatching._stage_next`); the backend reports them started or lost."""

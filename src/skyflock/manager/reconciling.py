@@ -40,6 +40,7 @@ from skyflock.manager.snapshot import (
     VACATING,
     ClaimInfo,
     LiveJob,
+    core_claim,
 )
 from skyflock.store import LogEntry
 
@@ -117,7 +118,6 @@ class Reconciling(Flushing):
             job.handle = handle
             job.started_at = event.started_at
             job.num_starts += 1
-            self.ran[job.submitter] = job
             self.live.set_state(job, RUNNING, NONE)
             slot = job.claim.slot_id if job.claim is not None else None
             self._user_log(job, "start", lambda: userlog.executing(job.id, now, slot))
@@ -143,6 +143,10 @@ class Reconciling(Flushing):
         reusable: bool,
     ) -> None:
         claim = job.claim
+        if job.status == RUNNING and job.started_at is not None:
+            ran = core_claim(job)
+            if ran is not None:
+                self.ended.append((ran, self.clock()))
         if claim is not None and claim.running is job:
             claim.running = None
             if job.run_started is not None:

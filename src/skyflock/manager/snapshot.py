@@ -357,20 +357,11 @@ class LiveQueue:
     def claims(self) -> tuple[Claim, ...]:
         out = []
         for job in self.claimed.values():
-            c = job.claim
-            if c is None or job.status != RUNNING or job.substate == VACATING:
+            if job.status != RUNNING or job.substate == VACATING:
                 continue
-            out.append(
-                Claim(
-                    job=job.core_job(),
-                    slot_id=c.slot_id,
-                    cpus=c.cpus,
-                    memory=c.memory,
-                    disk=c.disk,
-                    gpus=c.gpus,
-                    started_at=job.started_at if job.started_at is not None else c.claimed_at,
-                )
-            )
+            claim = core_claim(job)
+            if claim is not None:
+                out.append(claim)
         return tuple(out)
 
     def batches(self, idle: Iterable[LiveJob]) -> tuple[IdleBatch, ...] | None:
@@ -427,3 +418,19 @@ class LiveQueue:
             mine = by_submitter.setdefault(job.submitter, {})
             mine[job.status] = mine.get(job.status, 0) + 1
         return by_status, by_submitter
+
+
+def core_claim(job: LiveJob) -> Claim | None:
+    """The negotiator's view of a job's dynamic slot (None when it holds none)."""
+    c = job.claim
+    if c is None:
+        return None
+    return Claim(
+        job=job.core_job(),
+        slot_id=c.slot_id,
+        cpus=c.cpus,
+        memory=c.memory,
+        disk=c.disk,
+        gpus=c.gpus,
+        started_at=job.started_at if job.started_at is not None else c.claimed_at,
+    )
