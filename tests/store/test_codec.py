@@ -97,6 +97,7 @@ def _row(**overrides: object) -> dict:  # type: ignore[type-arg]
         "num_job_starts": 1,
         "num_job_completions": 0,
         "exit_code": None,
+        "exit_signal": None,
         "entered_status_at": 20.0,
         "job_start_date": 15.0,
         "job_current_start_date": None,
@@ -120,6 +121,18 @@ def test_overlay_makes_the_columns_authoritative() -> None:
     assert ad.eval("LastRemoteHost") == "slot1@x" and "RemoteHost" not in ad
     idle = record_ad(job_record(_row(status=1)))
     assert "HoldReason" not in idle and idle.eval("JobStatus") == 1
+
+
+def test_overlay_shows_how_the_last_run_ended_as_condor_history_does() -> None:
+    stale = "ExitCode = 5\nExitBySignal = true\nExitSignal = 2\nJobStatus = 1"
+    never = record_ad(job_record(_row(status=1, ad=stale)))
+    assert not {"ExitCode", "ExitBySignal", "ExitSignal"} & set(never)
+    killed = record_ad(job_record(_row(status=4, exit_signal=9, ad=stale)))
+    assert (killed.eval("ExitBySignal"), killed.eval("ExitSignal")) == (True, 9)
+    assert "ExitCode" not in killed
+    exited = record_ad(job_record(_row(status=4, exit_code=3, ad=stale)))
+    assert (exited.eval("ExitBySignal"), exited.eval("ExitCode")) == (False, 3)
+    assert "ExitSignal" not in exited
 
 
 def test_hot_constraints_skip_the_ad_and_agree_with_full_evaluation() -> None:

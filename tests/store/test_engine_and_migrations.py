@@ -96,8 +96,41 @@ def test_upgrade_from_0001_keeps_jobs_and_counts_no_completions(tmp_path: Path) 
         )
     assert current_revision(engine) == "0001"
     upgrade_to_head(engine)
-    assert current_revision(engine) == HEAD == "0002"
+    assert current_revision(engine) == HEAD == "0003"
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT num_job_completions FROM jobs WHERE id = '1.0'")).one()
-    assert row[0] == 0
+        row = conn.execute(
+            text("SELECT num_job_completions, exit_signal FROM jobs WHERE id = '1.0'")
+        ).one()
+    assert tuple(row) == (0, None)
     engine.dispose()
+
+
+def test_upgrade_from_0002_keeps_exit_codes_and_adds_no_signals(empty_url: str) -> None:
+    """0003 on either database: finished rows keep their codes, read back with ExitBySignal false."""
+    from alembic import command
+
+    from skyflock.store.migrations import _config
+
+    engine = make_engine(empty_url)
+    cfg = _config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO cluster_ads (cluster_id, ad) VALUES (1, '')"))
+        for table in ("jobs", "history"):
+            conn.execute(
+                text(
+                    f"INSERT INTO {table} (id, cluster_id, proc_id, status, owner, submitter,"
+                    " q_date, entered_status_at, exit_code, ad)"
+                    " VALUES ('1.0', 1, 0, 4, 'a', 'a', 1, 1, 137, '')"
+                )
+            )
+    assert current_revision(engine) == "0002"
+    upgrade_to_head(engine)
+    assert current_revision(engine) == HEAD
+    with Store(engine) as store:
+        rec = store.history.get("1.0")
+        assert rec is not None
+        assert (rec.exit_code, rec.exit_signal) == (137, None)
+        assert (rec.ad.eval("ExitCode"), rec.ad.eval("ExitBySignal")) == (137, False)

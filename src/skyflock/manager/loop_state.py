@@ -41,7 +41,7 @@ from skyflock.manager.snapshot import (
     LiveQueue,
 )
 from skyflock.manager.userlog import UserLogEntry, user_log_path
-from skyflock.store import LogEntry, Store
+from skyflock.store import ExitStatus, LogEntry, Store
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,10 @@ class PendingWrites:
 
     started: dict[str, str] = field(default_factory=dict)
     logs: list[LogEntry] = field(default_factory=list)
-    completed: dict[str, int] = field(default_factory=dict)
-    retried: dict[str, dict[str, int]] = field(default_factory=dict)
-    """reason -> job -> exit code."""
+    completed: dict[str, ExitStatus] = field(default_factory=dict)
+    """job -> exit code, or (code, signal) for a run a signal killed."""
+    retried: dict[str, dict[str, ExitStatus]] = field(default_factory=dict)
+    """reason -> job -> exit code, or (code, signal)."""
     held: dict[tuple[str, int, int], list[str]] = field(default_factory=dict)
     """(reason, code, subcode) -> jobs whose process is gone."""
     evicted: dict[str, list[str]] = field(default_factory=dict)

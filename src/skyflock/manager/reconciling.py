@@ -29,7 +29,7 @@ from skyflock.backends.base import (
 from skyflock.manager import policy, userlog
 from skyflock.manager.dispatching import SHORT_RUN
 from skyflock.manager.flushing import Flushing
-from skyflock.manager.loop_state import PendingWrites, signal_exit_code
+from skyflock.manager.loop_state import PendingWrites
 from skyflock.manager.snapshot import (
     DISPATCHING,
     HELD,
@@ -197,14 +197,16 @@ class Reconciling(Flushing):
             ad["ExitSignal"] = sig
         elif "ExitSignal" in ad:
             del ad["ExitSignal"]
-        if code is not None:
+        if code is not None and sig is None:
             ad["ExitCode"] = code
+        elif "ExitCode" in ad:  # a signal death has none (as in HTCondor's ads)
+            del ad["ExitCode"]
         ad["NumJobCompletions"] = job.completions
         ad["NumJobStarts"] = job.num_starts
         outcome = policy.exit_outcome(
             ad, exit_code=code, signal=sig, reason=event.reason, detail=event.detail
         )
-        value = code if code is not None else (signal_exit_code(sig) if sig is not None else 0)
+        value = (code, sig) if sig is not None else (code if code is not None else 0)
         now = self.clock()
         self._free(job, batch, freed, reusable=True)
         job.claim = None

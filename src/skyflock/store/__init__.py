@@ -41,6 +41,7 @@ from skyflock.store.jobs import JobQueue
 from skyflock.store.logs import LogEntry, LogIndex, Stream
 from skyflock.store.migrations import upgrade_to_head
 from skyflock.store.records import (
+    ExitStatus,
     IllegalTransition,
     JobRecord,
     JobStatus,
@@ -63,6 +64,7 @@ __all__ = [
     "EventKind",
     "EventLog",
     "EventRecord",
+    "ExitStatus",
     "History",
     "IllegalTransition",
     "JobBatch",

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from skyflock.store.records import TransitionResult
+from skyflock.store.records import ExitStatus, TransitionResult
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from skyflock.core.model import Match
@@ -36,10 +36,10 @@ class JobBatch:
     started: Mapping[str, str] = field(default_factory=dict)
     """job -> the backend's handle of its process."""
     logs: Sequence[LogEntry] = ()
-    completed: Mapping[str, int] = field(default_factory=dict)
-    """job -> exit code."""
-    retried: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-    """reason -> job -> exit code."""
+    completed: Mapping[str, ExitStatus] = field(default_factory=dict)
+    """job -> exit code, or (code, signal) (see `records.split_exit`)."""
+    retried: Mapping[str, Mapping[str, ExitStatus]] = field(default_factory=dict)
+    """reason -> job -> exit code, or (code, signal)."""
     held: Mapping[tuple[str, int, int], Sequence[str]] = field(default_factory=dict)
     """(reason, HoldReasonCode, subcode) -> jobs whose process is already gone."""
     evicted: Mapping[str, Sequence[str]] = field(default_factory=dict)

@@ -51,6 +51,8 @@ MANAGED_ATTRIBUTES: Final = frozenset(
         "HoldReasonCode",
         "HoldReasonSubCode",
         "ExitCode",
+        "ExitBySignal",
+        "ExitSignal",
         "JobStartDate",
         "JobCurrentStartDate",
         "CompletionDate",
@@ -105,6 +107,8 @@ class _RecordLike(Protocol):
     def num_job_completions(self) -> int: ...
     @property
     def exit_code(self) -> int | None: ...
+    @property
+    def exit_signal(self) -> int | None: ...
     @property
     def entered_status_at(self) -> float: ...
     @property
@@ -201,7 +205,7 @@ def overlay(ad: ClassAd, record: _RecordLike) -> ClassAd:
     _set_or_delete(ad, "HoldReason", record.hold_reason if held else None)
     _set_or_delete(ad, "HoldReasonCode", record.hold_reason_code if held else None)
     _set_or_delete(ad, "HoldReasonSubCode", record.hold_reason_subcode if held else None)
-    _set_or_delete(ad, "ExitCode", record.exit_code)
+    _overlay_exit(ad, record.exit_code, record.exit_signal)
     _set_or_delete(ad, "JobStartDate", _number(record.job_start_date))
     _set_or_delete(
         ad, "JobCurrentStartDate", _number(record.job_current_start_date) if running else None
@@ -212,6 +216,15 @@ def overlay(ad: ClassAd, record: _RecordLike) -> ClassAd:
     _set_or_delete(ad, "LastRemoteHost", None if running else record.slot_id)
     _set_or_delete(ad, "LastRemoteClusterName", None if running else record.cluster_name)
     return ad
+
+
+def _overlay_exit(ad: ClassAd, code: int | None, signal: int | None) -> None:
+    """How the last run ended, as condor_history shows it: `ExitBySignal` once a
+    run has ended, `ExitSignal` for a signal death, `ExitCode` for an exit."""
+    ended = code is not None or signal is not None
+    _set_or_delete(ad, "ExitBySignal", (signal is not None) if ended else None)
+    _set_or_delete(ad, "ExitSignal", signal)
+    _set_or_delete(ad, "ExitCode", None if signal is not None else code)
 
 
 def _number(value: float | None) -> int | float | None:

@@ -6,6 +6,9 @@ Kinds (`EventKind`) follow HTCondor's user log: submitted, matched (slot and
 cluster), started, preempted (reason), evicted (reason), held
 (HoldReasonCode, subcode and text), released, retried (exit code), completed
 (exit code), removed, vacated, edited, plus any note a backend records.
+A run killed by a signal has no exit code: its completed or retried event says
+"killed by signal 9 (SIGKILL)" (`exit_message`). Messages are for people: a
+started event names the process (`started_message`), not the backend's handle.
 Events stay when their job moves to the history.
 
 Neighbours: `store.jobs` writes through `event_row`/`write_events`; the API
@@ -14,6 +17,8 @@ reads `EventLog.for_job` and follows `EventLog.since`.
 
 from __future__ import annotations
 
+import json
+import signal
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -55,7 +60,8 @@ class EventRecord:
     cluster_name: str | None = None
     slot_id: str | None = None
     code: int | None = None
-    """HoldReasonCode for `held`, the exit code for `completed`/`retried`."""
+    """HoldReasonCode for `held`, the exit code for `completed`/`retried`
+    (None when a signal ended the run: the message names it)."""
     subcode: int | None = None
     message: str | None = None
 
@@ -82,6 +88,45 @@ def event_row(
         "subcode": subcode,
         "message": message,
     }
+
+
+def signal_text(number: int) -> str:
+    """'signal 9 (SIGKILL)', or 'signal 70' for a number with no name here."""
+    try:
+        return f"signal {number} ({signal.Signals(number).name})"
+    except ValueError:
+        return f"signal {number}"
+
+
+def exit_message(exit_signal: int | None, reason: str | None = None) -> str | None:
+    """The message of a completed/retried event: the signal that killed the run
+    (its exit code goes in `code`), then `reason` when one is given."""
+    parts = [f"killed by {signal_text(exit_signal)}"] if exit_signal is not None else []
+    if reason:
+        parts.append(reason)
+    return "; ".join(parts) or None
+
+
+def started_message(handle: str | None) -> str | None:
+    """What a started event tells a person about the process: its pid.
+
+    `handle` is the backend's handle of the process as the queue keeps it for
+    recovery: a JSON object with a `pid` (the local cluster) or a plain name
+    (a pod, say), which is readable as it is. Returns None when it names no
+    process (a run found already ended after a restart has pid 0).
+    """
+    if not handle:
+        return None
+    try:
+        parsed = json.loads(handle)
+    except ValueError:
+        return handle
+    if not isinstance(parsed, dict):
+        return handle
+    pid = parsed.get("pid")
+    if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0:
+        return f"pid {pid}"
+    return None
 
 
 def write_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -44,15 +44,17 @@ from sqlalchemy import Connection, Engine, func, select
 
 from skyflock.store.batch import BatchResult, JobBatch
 from skyflock.store.engine import read_options
-from skyflock.store.events import EventKind, event_row
+from skyflock.store.events import EventKind, event_row, exit_message, started_message
 from skyflock.store.logs import LogIndex
 from skyflock.store.records import (
+    ExitStatus,
     JobRecord,
     JobStatus,
     NewJob,
     QueueStats,
     Submitted,
     TransitionResult,
+    split_exit,
 )
 from skyflock.store.schema import cluster_ads, jobs
 from skyflock.store.selection import Selection, chunks, fetch
@@ -403,7 +405,7 @@ class JobQueue:
                 t,
                 cluster_name=cur.cluster_name,
                 slot_id=cur.slot_id,
-                message=(handles or {}).get(job_id),
+                message=started_message((handles or {}).get(job_id)),
             ),
         )
 
@@ -445,44 +447,50 @@ class JobQueue:
 
     def retry(
         self,
-        exit_codes: Mapping[str, int],
+        exit_codes: Mapping[str, ExitStatus],
         reason: str,
         *,
         now: float | None = None,
         strict: bool = False,
     ) -> TransitionResult:
-        """Running jobs exited and will run again (max_retries not reached): back to Idle."""
+        """Running jobs exited and will run again (max_retries not reached): back to Idle.
+
+        Each value is an exit code, or a (code, signal) pair (see `split_exit`)."""
         when = now_or_clock(now)
+        ends = {j: split_exit(v) for j, v in exit_codes.items()}
         return self._run(
             _RETRY,
-            list(exit_codes),
+            list(ends),
             now=when,
             strict=strict,
             values={**leave_running(when), "num_job_completions": _COMPLETIONS_PLUS_ONE},
-            per_row={j: {"exit_code": int(c)} for j, c in exit_codes.items()},
+            per_row={j: {"exit_code": c, "exit_signal": s} for j, (c, s) in ends.items()},
             event=lambda job_id, cur, t: event_row(
                 job_id,
                 EventKind.RETRIED,
                 t,
                 cluster_name=cur.cluster_name,
                 slot_id=cur.slot_id,
-                code=int(exit_codes[job_id]),
-                message=reason,
+                code=ends[job_id][0],
+                message=exit_message(ends[job_id][1], reason),
             ),
         )
 
     def complete(
         self,
-        exit_codes: Mapping[str, int],
+        exit_codes: Mapping[str, ExitStatus],
         *,
         now: float | None = None,
         strict: bool = False,
     ) -> TransitionResult:
-        """Running jobs finished with these exit codes: Completed, moved to the history."""
+        """Running jobs finished with these exit codes: Completed, moved to the history.
+
+        Each value is an exit code, or a (code, signal) pair (see `split_exit`)."""
         when = now_or_clock(now)
+        ends = {j: split_exit(v) for j, v in exit_codes.items()}
         return self._run(
             _COMPLETE,
-            list(exit_codes),
+            list(ends),
             now=when,
             strict=strict,
             values={
@@ -490,14 +498,15 @@ class JobQueue:
                 "completion_date": when,
                 "num_job_completions": _COMPLETIONS_PLUS_ONE,
             },
-            per_row={j: {"exit_code": int(c)} for j, c in exit_codes.items()},
+            per_row={j: {"exit_code": c, "exit_signal": s} for j, (c, s) in ends.items()},
             event=lambda job_id, cur, t: event_row(
                 job_id,
                 EventKind.COMPLETED,
                 t,
                 cluster_name=cur.cluster_name,
                 slot_id=cur.slot_id,
-                code=int(exit_codes[job_id]),
+                code=ends[job_id][0],
+                message=exit_message(ends[job_id][1]),
             ),
         )
 

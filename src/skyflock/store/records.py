@@ -118,6 +118,9 @@ class JobRecord:
     num_job_completions: int
     """Runs that ended on their own (completed or retried): `NumJobCompletions`."""
     exit_code: int | None
+    """The code the last run exited with; None when a signal ended it (see `exit_signal`)."""
+    exit_signal: int | None
+    """The signal that ended the last run (`ExitBySignal`, `ExitSignal`), else None."""
     entered_status_at: float
     job_start_date: float | None
     job_current_start_date: float | None
@@ -149,6 +152,23 @@ class JobRecord:
         from skyflock.core.model import Job
 
         return Job(id=self.id, ad=self.ad, submitter=self.submitter)
+
+
+ExitStatus = int | tuple[int | None, int | None]
+"""How a run ended, as `JobQueue.complete`/`retry` take it: an exit code, or a
+(code, signal) pair where a signal, when not None, says the run was killed by it."""
+
+
+def split_exit(value: ExitStatus) -> tuple[int | None, int | None]:
+    """(exit code, signal) as the store keeps them: a run killed by a signal has
+    no exit code (as in HTCondor's ads); one that ended neither way counts as code 0."""
+    if isinstance(value, tuple):
+        code, signal = value
+    else:
+        code, signal = value, None
+    if signal is not None:
+        return None, int(signal)
+    return (0 if code is None else int(code)), None
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,7 +75,8 @@ def _job_columns() -> list[Column[object]]:
         Column("hold_reason_subcode", Integer),
         Column("num_job_starts", Integer, nullable=False, server_default="0"),
         Column("num_job_completions", Integer, nullable=False, server_default="0"),
-        Column("exit_code", Integer),
+        Column("exit_code", Integer),  # NULL when a signal ended the last run
+        Column("exit_signal", Integer),  # the signal that ended it (ExitBySignal)
         Column("entered_status_at", Double, nullable=False),
         Column("job_start_date", Double),
         Column("job_current_start_date", Double),

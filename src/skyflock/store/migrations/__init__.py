@@ -26,7 +26,7 @@ from sqlalchemy import Engine, text
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from alembic.config import Config
 
-HEAD: Final = "0002"
+HEAD: Final = "0003"
 """The newest revision in `versions/` (what `head_revision()` reads from the scripts)."""
 _HERE = Path(__file__).resolve().parent
 _PG_LOCK_KEY = 0x5C1F10C  # any constant: serialises concurrent upgrades on PostgreSQL
