@@ -15,6 +15,8 @@ and migrates the schema to the newest revision. The facade's parts:
 Every write is one transaction; a job is in exactly one row of the queue or
 of the history, so a crash between two transitions never leaves it in two
 states. The store records facts; the manager makes the decisions.
+`lock_database(url)` keeps a second server off a PostgreSQL database
+(`store.database_lock`).
 
 This package is the only one that imports SQLAlchemy and Alembic.
 """
@@ -34,6 +36,7 @@ from skyflock.store.clusters import (
     SlotRecord,
     UnknownCluster,
 )
+from skyflock.store.database_lock import DatabaseInUse, DatabaseLock, lock_database
 from skyflock.store.engine import StoreConfigError, database_url, make_engine
 from skyflock.store.events import EventKind, EventLog, EventRecord
 from skyflock.store.history import History
@@ -61,6 +64,8 @@ __all__ = [
     "ClusterKind",
     "ClusterRecord",
     "Clusters",
+    "DatabaseInUse",
+    "DatabaseLock",
     "EventKind",
     "EventLog",
     "EventRecord",
@@ -87,6 +92,7 @@ __all__ = [
     "TransitionResult",
     "UnknownCluster",
     "database_url",
+    "lock_database",
 ]
 
 
