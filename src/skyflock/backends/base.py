@@ -144,7 +144,9 @@ class JobStarted:
     process_start: float = 0.0
     """The kernel's start time of `pid`, seconds since the epoch (psutil's
     `create_time`): with `pid` and `boot_id` it identifies the process across a
-    manager restart, where the pid alone may since name another."""
+    manager restart, where the pid alone may since name another. Where
+    `process_key` is set, that decides identity instead, and the starter gives
+    the launch's own time here rather than read /proc once more per job."""
     boot_id: str = ""
     process_key: str = ""
     """Opaque to the manager; a cheaper, exact identity where the backend has one
