@@ -15,6 +15,7 @@ rows written), `store.schema` (the tables).
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.sql.elements import ClauseElement
 
 from skyflock.store.events import EventKind, event_row, write_events
 from skyflock.store.records import (
@@ -174,13 +176,28 @@ def simple_event(
     return build
 
 
+_WHEN: Final = bindparam("t_when", type_=jobs.c.entered_status_at.type)
+"""The transition's time, bound at execution: statements that read it are built once."""
+
+_LEAVE_RUNNING: Final = {
+    "wall_clock": jobs.c.wall_clock
+    + case(
+        (
+            and_(jobs.c.status == RUNNING, jobs.c.job_current_start_date.is_not(None)),
+            _WHEN - jobs.c.job_current_start_date,
+        ),
+        else_=0.0,
+    ),
+}
+
+
 def leave_running(when: float) -> dict[str, Any]:
-    """Column updates for a job whose run (if it was running) ends now."""
-    was_running = and_(jobs.c.status == RUNNING, jobs.c.job_current_start_date.is_not(None))
-    return {
-        "wall_clock": jobs.c.wall_clock
-        + case((was_running, when - jobs.c.job_current_start_date), else_=0.0),
-    }
+    """Column updates for a job whose run (if it was running) ends now.
+
+    The time is the transition's own (`run_transition` binds it); the expression is
+    one object, so the statements using it are cached (`_statement`)."""
+    del when  # the transition's `now`, bound as `t_when` when the statement runs
+    return dict(_LEAVE_RUNNING)
 
 
 _LOCK: Final = (
@@ -234,28 +251,69 @@ def _apply(
     The rows are already locked by `_lock`, so the guard cannot fail; it is
     there so that a statement can never move a job from a state it must not.
     """
+    keys = () if per_row is None else tuple(sorted({k for j in ids for k in per_row.get(j, {})}))
+    stmt, scalars = _statement(move, values, keys, per_row is not None)
+    shared = {"t_when": when, **{f"v_{k}": values[k] for k in scalars}}
+    if per_row is None:
+        for part in chunks(ids):
+            conn.execute(stmt, {"t_ids": list(part), **shared})
+        return
+    params = [
+        {"p_id": job_id, **shared, **{f"p_{k}": per_row.get(job_id, {}).get(k) for k in keys}}
+        for job_id in ids
+    ]
+    conn.execute(stmt, params)
+
+
+_STATEMENTS: dict[tuple[Any, ...], tuple[Any, tuple[str, ...], tuple[Any, ...]]] = {}
+"""Built guarded UPDATEs by shape: the move, which values are SQL expressions (by
+identity: the entry holds them, so an id cannot be reused while it is cached), the
+per-row columns. The time and plain values are bound parameters, so a transition
+does not build, and SQLAlchemy does not hash, the same statement again."""
+_STATEMENTS_MAX: Final = 64
+_STATEMENTS_LOCK: Final = threading.Lock()
+
+
+def _statement(
+    move: Move, values: Mapping[str, Any], keys: tuple[str, ...], by_row: bool
+) -> tuple[Any, tuple[str, ...]]:
+    """The UPDATE for this shape, and the names of `values` it binds as `v_<name>`."""
+    shape = tuple(
+        (k, id(v) if isinstance(v, ClauseElement) else None) for k, v in sorted(values.items())
+    )
+    cache_key = (move, shape, keys, by_row)
+    hit = _STATEMENTS.get(cache_key)
+    if hit is not None:
+        return hit[0], hit[1]
     c = jobs.c
-    sets: dict[str, Any] = dict(values)
+    sets: dict[str, Any] = {}
+    scalars: list[str] = []
+    held: list[Any] = []
+    for k, v in values.items():
+        if isinstance(v, ClauseElement):
+            sets[k] = v
+            held.append(v)
+        else:
+            sets[k] = bindparam(f"v_{k}")
+            scalars.append(k)
     if move.status is not None:
         sets["status"] = move.status
         sets["substate"] = move.substate
-        sets["entered_status_at"] = case((c.status != move.status, when), else_=c.entered_status_at)
+        sets["entered_status_at"] = case(
+            (c.status != move.status, _WHEN), else_=c.entered_status_at
+        )
         if move.status != RUNNING:
             sets.setdefault("job_current_start_date", None)
     guard = or_(*(and_(c.status == st, c.substate == sub) for st, sub in sorted(move.sources)))
-    if per_row is None:
-        for part in chunks(ids):
-            conn.execute(update(jobs).where(c.id.in_(part), guard).values(sets))
-        return
-    keys = sorted({k for job_id in ids for k in per_row.get(job_id, {})})
     for key in keys:
         sets[key] = bindparam(f"p_{key}")
-    params = [
-        {"p_id": job_id, **{f"p_{k}": per_row.get(job_id, {}).get(k) for k in keys}}
-        for job_id in ids
-    ]
-    stmt = update(jobs).where(c.id == bindparam("p_id"), guard).values(sets)
-    conn.execute(stmt, params)
+    where = c.id == bindparam("p_id") if by_row else c.id.in_(bindparam("t_ids", expanding=True))
+    stmt = update(jobs).where(where, guard).values(sets)
+    with _STATEMENTS_LOCK:  # transitions run in worker threads
+        while len(_STATEMENTS) >= _STATEMENTS_MAX:
+            del _STATEMENTS[next(iter(_STATEMENTS))]
+        _STATEMENTS[cache_key] = (stmt, tuple(scalars), tuple(held))
+    return stmt, tuple(scalars)
 
 
 def _archive(conn: Connection, ids: Sequence[str]) -> None:
