@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -130,9 +131,15 @@ class Manager:
         self._loop = ManagerLoop(self._store, backends, clusters, self.settings)
         self._loop.load()
         self.recovery = await recover(self._loop)
+        # What exists now (the imported modules, the loaded queue) lives as long as the
+        # server: the collector's full passes need not walk it again and again while
+        # short jobs churn through (undone in `stop`).
+        gc.collect()
+        gc.freeze()
         self._loop.start_tasks()
 
     async def stop(self) -> None:
+        gc.unfreeze()
         if self._loop is not None:
             await self._loop.stop()
             for backend in self._loop.backends.values():
