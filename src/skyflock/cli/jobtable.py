@@ -110,11 +110,10 @@ def queue_table(ads: Sequence[ClassAd], now: float) -> str:
 
 
 def history_table(ads: Sequence[ClassAd]) -> str:
-    """condor_history: finished jobs with their end and exit code."""
+    """condor_history: finished jobs with their end and exit code (`sig N` for a signal death)."""
     columns = ("ID", "OWNER", "SUBMITTED", "RUN_TIME", "ST", "COMPLETED", "EXIT", "CMD")
     rows: list[tuple[str, ...]] = []
     for ad in ads:
-        code = ad.eval("ExitCode")
         rows.append(
             (
                 job_id(ad),
@@ -123,11 +122,20 @@ def history_table(ads: Sequence[ClassAd]) -> str:
                 duration(run_time(ad, 0.0)),
                 STATUS_LETTER.get(status_of(ad), "?"),
                 when(_num(ad, "CompletionDate") or _num(ad, "EnteredCurrentStatus")),
-                str(code) if isinstance(code, int) else "-",
+                exit_text(ad),
                 command(ad),
             )
         )
     return text_table(columns, {"RUN_TIME", "EXIT"}, rows)
+
+
+def exit_text(ad: ClassAd) -> str:
+    """The EXIT column: the exit code, `sig N` for a run killed by signal N, else '-'."""
+    signal = ad.eval("ExitSignal")
+    if ad.eval("ExitBySignal") is True and isinstance(signal, int):
+        return f"sig {signal}"
+    code = ad.eval("ExitCode")
+    return str(code) if isinstance(code, int) and not isinstance(code, bool) else "-"
 
 
 def totals(label: str, by_status: Mapping[int, int]) -> str:
