@@ -376,7 +376,9 @@ def report(
         "/api/history", params={"constraint": submitted.constraint, "limit": 100_000}
     )["ads"]
     completed = [h for h in history if h.get("JobStatus") == 4]
-    failed = [h for h in completed if h.get("ExitCode") not in (0, None)]
+    failed = [
+        h for h in completed if h.get("ExitBySignal") is True or h.get("ExitCode") not in (0, None)
+    ]
     walls = [_num(h, "RemoteWallClockTime") for h in completed]
     clusters = ", ".join(map(str, submitted.clusters))
     left = {n: sum(1 for ad in queue if status_of(ad) == n) for n in (1, 2, 5)}
