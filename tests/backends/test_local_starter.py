@@ -136,6 +136,44 @@ def test_cancelling_a_job_drops_the_one_staged_behind_it(data_dir: Path, work: P
     assert not marker.exists()  # neither ran
 
 
+def test_staged_jobs_write_to_their_own_central_logs_and_dropped_ones_keep_no_files_open(
+    data_dir: Path, work: Path
+) -> None:
+    own = work / "own.out"
+    own.write_text("the user's earlier output\n")
+
+    async def body() -> tuple[dict[str, list[object]], list[str]]:
+        b = backend(data_dir)
+        await b.start(spec("5.0", "/bin/sh", "-c", "sleep 0.3", cwd=work))
+        assert isinstance((await b.events(5))[0], JobStarted)
+        # created ahead while 5.0 runs, then used when each starts
+        assert b.stage(spec("5.1", "/bin/sh", "-c", "echo one; echo 1 >&2", cwd=work), "5.0")
+        assert b.stage(spec("5.2", "/bin/sh", "-c", "echo two", cwd=work), after="5.1")
+        await b.start(spec("5.1", "/bin/true", cwd=work))  # its turn: already handed over
+        events = await until_done(b, ["5.0", "5.1", "5.2"])
+        await b.start(spec("6.0", "/bin/sleep", "30", cwd=work))
+        assert isinstance((await b.events(5))[0], JobStarted)
+        assert b.stage(spec("6.1", "/bin/true", cwd=work), after="6.0")
+        assert b.stage(spec("6.2", "/bin/true", cwd=work, stdout_path=str(own)), after="6.1")
+        await asyncio.sleep(0.2)  # the staged files are open by now
+        b.cancel("6.0", "removed", 5)
+        events.update(await until_done(b, ["6.0", "6.1", "6.2"]))
+        assert b._starter is not None
+        fds = Path(f"/proc/{b._starter.hello['pid']}/fd")
+        open_files = [os.readlink(fd) for fd in fds.iterdir() if fd.is_symlink()]
+        await b.close()
+        return events, open_files
+
+    events, open_files = run(body())
+    for job_id, out, err in (("5.1", "one\n", "1\n"), ("5.2", "two\n", "")):
+        assert isinstance(events[job_id][-1], JobExited)
+        paths = backend(data_dir).log_paths(job_id)
+        assert (Path(paths.stdout).read_text(), Path(paths.stderr).read_text()) == (out, err)
+    assert all(isinstance(events[j][-1], JobLost) for j in ("6.1", "6.2"))
+    assert not [f for f in open_files if "/logs/" in f], open_files
+    assert own.read_text() == "the user's earlier output\n"  # it never started
+
+
 def test_the_journal_keeps_unacknowledged_exits_across_restarts(tmp_path: Path) -> None:
     path = journal_path(str(tmp_path), "local")
     journal = Journal(path)
