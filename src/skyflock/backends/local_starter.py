@@ -85,6 +85,8 @@ COMPACT_BYTES: Final = 1 << 20
 """The journal is rewritten with only the unacknowledged exits past this size."""
 IDLE_EXIT_S: Final = 30.0
 """A starter nobody ever connected to gives up after this long."""
+PREPARED_MAX: Final = 256
+"""Staged jobs whose log files may be open ahead at once (two descriptors each)."""
 SEND_TIMEOUT_S: Final = 10.0
 """A manager that reads nothing for this long is dropped (it gets the events again on reconnect)."""
 
@@ -354,7 +356,11 @@ class Starter:
         the next one's start. Only for a job naming no files of its own: those are
         replaced at start (`CentralLogs.open_streams`), which a job that is dropped
         before it starts must not have done."""
-        if job.get("stdout") is None and job.get("stderr") is None:
+        if (
+            job.get("stdout") is None
+            and job.get("stderr") is None
+            and len(self.prepared) < PREPARED_MAX
+        ):
             spec = _spec(job)
             self.prepared[spec.job_id] = self._files.submit(self.logs.open_streams, spec)
 
@@ -373,8 +379,13 @@ class Starter:
         spec = _spec(job)
         argv, env, cwd = list(spec.argv), spec.env, spec.cwd
         prepared = self.prepared.pop(job_id, None)
+        streams = None
+        if prepared is not None:
+            with contextlib.suppress(Exception):  # StartError too: it is raised again below
+                streams = prepared.result()
         try:
-            streams = prepared.result() if prepared is not None else self.logs.open_streams(spec)
+            if streams is None:
+                streams = self.logs.open_streams(spec)
         except StartError as e:
             self._failed(job_id, e.stage, e.why)
             return

@@ -45,8 +45,11 @@ REUSE_SCAN = 64
 """Idle jobs of the submitter looked at when a claim asks for more work."""
 SHORT_RUN = 1.0
 """A job that ran less than this many seconds makes its claim prefetch."""
-STAGE_DEPTH = 4
+STAGE_DEPTH = 8
 """Committed jobs of a claim handed to a backend that can start them one after another."""
+STAGE_LOW = 3
+"""The staged chain is topped up to `STAGE_DEPTH` once fewer than this many wait: one
+message to the backend for every few jobs rather than one for each."""
 
 
 class Dispatching(LoopState):
@@ -151,7 +154,7 @@ class Dispatching(LoopState):
 
     def _stage_next(self, claim: ClaimInfo) -> None:
         """Hand the claim's next committed jobs (up to `STAGE_DEPTH`) to its backend, each
-        to start when the one before it ends."""
+        to start when the one before it ends; topped up once fewer than `STAGE_LOW` wait."""
         before = claim.running
         if before is None or not claim.queue or claim.released:
             return
@@ -163,6 +166,13 @@ class Dispatching(LoopState):
         backend = self.backends.get(claim.cluster)
         stage = getattr(backend, "stage", None)
         if stage is None:
+            return
+        waiting = 0
+        for job in claim.queue:
+            if job.id not in self.staged:
+                break
+            waiting += 1
+        if waiting >= STAGE_LOW:
             return
         for depth, job in enumerate(claim.queue):
             if depth >= STAGE_DEPTH:
