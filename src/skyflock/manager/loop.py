@@ -55,7 +55,7 @@ from skyflock.core.fairshare import account
 from skyflock.core.model import Plan
 from skyflock.core.negotiate import negotiate
 from skyflock.manager.actions import Actions
-from skyflock.manager.loop_state import CycleStats, Moved, signal_exit_code
+from skyflock.manager.loop_state import CycleStats, Moved
 from skyflock.manager.reconciling import handle_text
 from skyflock.manager.snapshot import (
     IDLE,
@@ -71,7 +71,6 @@ __all__ = [
     "ManagerLoop",
     "Moved",
     "handle_text",
-    "signal_exit_code",
 ]
 
 log = logging.getLogger(__name__)

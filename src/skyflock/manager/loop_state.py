@@ -46,11 +46,6 @@ from skyflock.store import ExitStatus, LogEntry, Store
 log = logging.getLogger(__name__)
 
 
-def signal_exit_code(signal: int) -> int:
-    """The exit code recorded for a job killed by `signal` (as a shell reports it)."""
-    return 128 + signal
-
-
 @dataclass(slots=True)
 class CycleStats:
     cycles: int = 0

@@ -80,7 +80,8 @@ class JobEvent:
     """The cluster the job was matched to or ran on."""
     slot: str | None = None
     code: int | None = None
-    """HoldReasonCode for `held`, the exit code for `completed`/`retried`."""
+    """HoldReasonCode for `held`; the exit code for `completed`/`retried`, empty when a
+    signal ended the run (the message then names the signal)."""
     subcode: int | None = None
     message: str | None = None
 
