@@ -9,6 +9,8 @@ hold reason, events) and checks it.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -16,9 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from skyflock.backends.base import LaunchSpec
+from skyflock.backends.local import LocalBackend
 from skyflock.classad import UNDEFINED, ClassAd
 from skyflock.manager import Manager
 from skyflock.manager.errors import BadInput, Conflict, NotFound
+from skyflock.manager.recovery import find_job_session
 from skyflock.manager.settings import settings_from_mapping
 
 pytestmark = pytest.mark.timeout(60)
@@ -362,6 +367,74 @@ def test_max_retries_count_survives_manager_restarts(tmp_path: Path) -> None:
             await m.stop()
 
     asyncio.run(main())
+
+
+def test_an_exit_already_counted_does_not_also_end_the_next_run_after_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A manager stops after committing a run's retry and the job's next match, but before
+    acknowledging the exit to the starter or starting the job: the next manager runs it
+    again instead of counting the exit the starter still keeps a second time."""
+    runs = tmp_path / "runs.txt"
+    launches: list[str] = []
+    start = LocalBackend.start_nowait
+
+    def first_launch_only(self: LocalBackend, spec: LaunchSpec) -> None:
+        launches.append(spec.job_id)
+        if len(launches) == 1:
+            start(self, spec)
+
+    async def main() -> None:
+        with monkeypatch.context() as patch:
+            patch.setattr(LocalBackend, "acknowledge", lambda self, ids: None)
+            patch.setattr(LocalBackend, "start_nowait", first_launch_only)
+            m = make_manager(tmp_path)
+            await m.start()
+            try:
+                (job,) = await submit(
+                    m,
+                    tmp_path,
+                    "executable = /bin/sh\n"
+                    "arguments = \"-c 'echo run >> runs.txt; exit 3'\"\n"
+                    "max_retries = 1\nqueue\n",
+                )
+                await until(lambda: len(launches) == 2)  # its next match is committed
+                assert kinds(m, job).count("retried") == 1
+            finally:
+                await m.stop()
+        m = make_manager(tmp_path)
+        await m.start()
+        try:
+            ad = await until(lambda: finished(m, job))
+            assert isinstance(ad, ClassAd)
+            assert (ad.eval("JobStatus"), ad.eval("ExitCode")) == (4, 3)
+            assert ad.eval("NumJobCompletions") == 2
+            assert runs.read_text().splitlines() == ["run", "run"]
+        finally:
+            await m.stop()
+
+    asyncio.run(main())
+
+
+def test_recovery_does_not_take_another_managers_job_of_the_same_id(tmp_path: Path) -> None:
+    """Job ids repeat across data dirs: the session found must also be in the job's own iwd."""
+    job_id = f"{os.getpid()}.7"
+    theirs = str(tmp_path / "theirs")
+    proc = subprocess.Popen(
+        ["sleep", "30"],
+        env={"PATH": "/usr/bin:/bin", "SKYFLOCK_JOB_ID": job_id, "_CONDOR_JOB_IWD": theirs},
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while find_job_session(job_id) != proc.pid:  # until it has exec'd
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert find_job_session(job_id, {"_CONDOR_JOB_IWD": theirs}) == proc.pid
+        assert find_job_session(job_id, {"_CONDOR_JOB_IWD": str(tmp_path / "mine")}) is None
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_exit_code_above_128_is_an_exit_code_not_a_signal(tmp_path: Path) -> None:

@@ -87,6 +87,9 @@ class LaunchSpec:
     request_disk_kib: int = 0
     request_gpus: int = 0
     container_image: str | None = None
+    run: int = 0
+    """Which run of the job this launch is (its `NumJobStarts` + 1); 0: not counted. A
+    backend that keeps exits across manager restarts tells this run's from an earlier one's."""
 
     def __post_init__(self) -> None:
         if not self.job_id:

@@ -407,9 +407,10 @@ class LocalBackend:
         if self._use_starter:
             with contextlib.suppress(StarterGone):
                 self._ensure_starter(self._running_loop())
-        record = self._recorded.pop(job_id, None)
-        if record is None:
-            return None
+        record = self._recorded.get(job_id)
+        if record is None or not _ends_run(record, spec.run if spec is not None else 0):
+            return None  # none, or an earlier run's, whose end the store already holds
+        del self._recorded[job_id]
         limit = spec.memory_limit_mib if spec is not None else None
         job = _Job(
             job_id=job_id,
@@ -745,6 +746,7 @@ class LocalBackend:
                             else None
                         ),
                         "after": after,
+                        "run": spec.run,
                     }
                 ],
             }
@@ -823,7 +825,9 @@ class LocalBackend:
         job_id = str(record["id"])
         job = self._jobs.get(job_id)
         if job is None or job.pidfd >= 0 or job.pid != int(record["pid"]):
-            self._starter_running.pop(job_id, None)
+            run = self._starter_running.get(job_id)
+            if run is not None and int(run["pid"]) == int(record["pid"]):
+                del self._starter_running[job_id]
             self._recorded[job_id] = record  # recovery asks for it
             return
         del self._jobs[job_id]
@@ -848,7 +852,11 @@ class LocalBackend:
         """Watch a job the starter ran for the previous manager; False when it has none."""
         spec = record.spec
         limit = spec.memory_limit_mib if spec is not None else None
-        ended = self._recorded.pop(record.job_id, None)
+        ended = self._recorded.get(record.job_id)
+        if ended is not None and _ends_run(ended, spec.run if spec is not None else 0, record.pid):
+            del self._recorded[record.job_id]
+        else:
+            ended = None  # an earlier run's, whose end the store already holds
         run = self._starter_running.pop(record.job_id, None)
         if ended is None and run is None:
             return False
@@ -902,3 +910,16 @@ class LocalBackend:
             self._watch_exit(job)
             if loop is not None:
                 self._ensure_watch(loop)
+
+
+def _ends_run(record: Mapping[str, Any], run: int, pid: int | None = None) -> bool:
+    """Whether an exit the starter kept ends run `run` of its job (the process `pid`).
+
+    The starter keeps a job's last exit until the manager acknowledges it, after
+    its store has it; an acknowledgement lost to a restart leaves the exit of a run
+    the store already counted, which must not end the job's next run as well.
+    """
+    kept = int(record.get("run") or 0)
+    if run and kept:
+        return kept == run
+    return pid is None or int(record["pid"]) == pid

@@ -20,6 +20,10 @@ it) and:
   `ack` once the end is committed to its store). A manager that reconnects gets
   every job still running and every exit not yet acknowledged in its `hello`.
 
+A launch names which run of its job it is (`run`), kept in the exit record:
+the manager tells by it a run's exit from the kept exit of an earlier run whose
+acknowledgement a restart cut off.
+
 A launch may name the job it follows (`after`): it is staged and starts the
 moment that job has been reaped, with no round trip through the manager (the
 manager stages the next job of a claim while the current one runs; this is
@@ -131,6 +135,8 @@ class _Running:
     process_start: float
     process_key: str
     copies: list[tuple[str, str]] = field(default_factory=list)
+    run: int = 0
+    """The launch's `run` (which run of the job it is), kept in its exit record."""
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -438,7 +444,15 @@ class Starter:
             if stat is not None:
                 key = f"start:{stat.start_ticks}"
                 process_start = stat.start_time
-        run = _Running(job_id, pid, started_at, process_start, key, streams.copies)
+        run = _Running(
+            job_id,
+            pid,
+            started_at,
+            process_start,
+            key,
+            streams.copies,
+            int(job.get("run") or 0),
+        )
         self.running[pid] = run
         self.by_id[job_id] = run
         self.outbox.append({"k": "started", **run.describe()})
@@ -510,6 +524,7 @@ class Starter:
                     "hiwater": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                     "ended_at": time.time(),
                     "detail": detail,
+                    "run": run.run,
                 }
             )
         if exits:

@@ -121,8 +121,10 @@ def launch_spec(
     *,
     memory_limit_mib: int | None = None,
     default_iwd: str = "/",
+    run: int = 0,
 ) -> LaunchSpec:
-    """The launch of `job_id` described by its ad; `memory_limit_mib` is the claim's memory."""
+    """The launch of `job_id` described by its ad; `memory_limit_mib` is the claim's memory,
+    `run` which run of the job it is (`LaunchSpec.run`)."""
     iwd = _string(ad, "Iwd") or default_iwd
     request_memory = _int(ad, "RequestMemory", 0)
     if memory_limit_mib is None and request_memory > 0:
@@ -145,6 +147,7 @@ def launch_spec(
         request_disk_kib=_int(ad, "RequestDisk", 0),
         request_gpus=_int(ad, "RequestGPUs", 0),
         container_image=image if isinstance(image, str) and image else None,
+        run=run,
     )
 
 

@@ -58,7 +58,9 @@ class Dispatching(LoopState):
     def _prepare(self, job: LiveJob, claim: ClaimInfo) -> str | None:
         """Build the job's launch for `claim`; returns why not when it cannot run."""
         try:
-            spec = launch_spec(job.ad, job.id, memory_limit_mib=claim.memory or None)
+            spec = launch_spec(
+                job.ad, job.id, memory_limit_mib=claim.memory or None, run=job.num_starts + 1
+            )
         except DispatchError as exc:
             return f"Cannot start the job: {exc}"
         self.specs[job.id] = spec

@@ -9,15 +9,18 @@ running). For each one, on its cluster's backend:
    later like any other; one that is gone comes back as `JobLost`.
 2. A dispatching job has no handle yet: its process, if the launch happened
    before the crash, is the session leader whose environment holds
-   `SKYFLOCK_JOB_ID=<id>`; it is looked up in /proc and adopted the same way.
+   `SKYFLOCK_JOB_ID=<id>` and the job's `_CONDOR_JOB_IWD` (ids repeat across
+   data dirs); it is looked up in /proc and adopted the same way.
    On the local cluster the starter (`backends.local_starter`), whose
    children the jobs are, answers first: it still runs the job (its exit will
    be exact), or it kept the exit of a job that ended while the manager was
    down.
 3. A job whose process is gone and whose exit the backend did not keep
    (`recorded_exit`) is put back to Idle with an event saying why (so it is
-   never silently lost); one with a kept exit is folded in as an ordinary
-   exit (so it is not run twice).
+   never silently lost); one with a kept exit of the run in question is folded
+   in as an ordinary exit (so it is not run twice). The exit of an earlier run
+   (the store counted it, but a restart cut off its acknowledgement) is not
+   that: each launch carries its run number (`LaunchSpec.run`).
 4. Jobs that were being vacated are cancelled again once adopted.
 
 Neighbours: `manager.loop.ManagerLoop` (its `reconcile` folds the outcome in),
@@ -31,6 +34,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,9 +80,16 @@ def _handle(job: LiveJob) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and "pid" in data else None
 
 
-def find_job_session(job_id: str) -> int | None:
-    """The pid of the session leader whose environment names `job_id`, if any."""
-    needle = f"SKYFLOCK_JOB_ID={job_id}".encode()
+def find_job_session(job_id: str, env: Mapping[str, str] | None = None) -> int | None:
+    """The pid of the session leader whose environment names `job_id`, if any.
+
+    Another manager's job (another data dir) can have the same id: given the job's
+    `env`, the process's must also name the job's `_CONDOR_JOB_IWD`.
+    """
+    want = {f"SKYFLOCK_JOB_ID={job_id}".encode()}
+    iwd = (env or {}).get("_CONDOR_JOB_IWD")
+    if iwd is not None:
+        want.add(os.fsencode(f"_CONDOR_JOB_IWD={iwd}"))
     me = os.getuid()
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -91,10 +102,10 @@ def find_job_session(job_id: str) -> int | None:
             if os.stat(f"/proc/{pid}").st_uid != me:
                 continue
             with open(f"/proc/{pid}/environ", "rb") as handle:
-                env = handle.read()
+                environ = handle.read()
         except OSError:
             continue
-        if needle in env.split(b"\0"):
+        if want <= set(environ.split(b"\0")):
             return pid
     return None
 
@@ -121,7 +132,10 @@ async def recover(loop: ManagerLoop) -> RecoveryReport:
             spec = None
             try:
                 spec = launch_spec(
-                    job.ad, job.id, memory_limit_mib=job.claim.memory if job.claim else None
+                    job.ad,
+                    job.id,
+                    memory_limit_mib=job.claim.memory if job.claim else None,
+                    run=job.num_starts + (0 if in_store_running else 1),
                 )
             except DispatchError:
                 spec = None
@@ -129,7 +143,7 @@ async def recover(loop: ManagerLoop) -> RecoveryReport:
                 loop.specs[job.id] = spec
             handle: dict[str, Any] | None = _handle(job) if in_store_running else None
             if handle is None:
-                pid = find_job_session(job.id)
+                pid = find_job_session(job.id, spec.env if spec is not None else None)
                 stat = read_proc_stat(pid) if pid is not None else None
                 if pid is not None and stat is not None:
                     handle = {
