@@ -168,22 +168,7 @@ def matches_on(
     The same as `Match(job_id, slot_id, cluster, *carved, submitter)` per job,
     built in C: a partitionable slot takes k jobs of a request at once.
     """
-    c0, c1, c2, c3 = carved
-    return map(
-        _new_tuple,
-        repeat(Match),
-        zip(
-            job_ids,
-            repeat(slot_id),
-            repeat(cluster),
-            repeat(c0),
-            repeat(c1),
-            repeat(c2),
-            repeat(c3),
-            repeat(submitter),
-            repeat(()),
-        ),
-    )
+    return _matches(job_ids, repeat(slot_id), cluster, carved, submitter)
 
 
 def matches_across(
@@ -195,13 +180,25 @@ def matches_across(
     submitter: str,
 ) -> Iterator[Match]:
     """`matches_on` over several slots of one shape: `per_slot` jobs to each, in order."""
+    slots = chain.from_iterable(map(repeat, slot_ids, repeat(per_slot)))
+    return _matches(job_ids, slots, cluster, carved, submitter)
+
+
+def _matches(
+    job_ids: Iterable[str],
+    slot_ids: Iterable[str],
+    cluster: str,
+    carved: tuple[int, int, int, int],
+    submitter: str,
+) -> Iterator[Match]:
+    """One `Match` per job id, paired with `slot_ids` in order, made without a Python loop."""
     c0, c1, c2, c3 = carved
     return map(
         _new_tuple,
         repeat(Match),
         zip(
             job_ids,
-            chain.from_iterable(map(repeat, slot_ids, repeat(per_slot))),
+            slot_ids,
             repeat(cluster),
             repeat(c0),
             repeat(c1),
