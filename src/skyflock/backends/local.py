@@ -3,7 +3,10 @@
 This is the `ExecutionBackend` (port in `backends/base.py`) that `make run` uses:
 one partitionable slot of this machine's cores and memory (`local_capacity`),
 jobs run as plain processes, logs kept centrally (`local_logs`), limits
-enforced with the kernel's help (`local_limits`).
+enforced with the kernel's help (`local_limits`). With `starter=True` the
+jobs are the data dir's starter's children instead; the backend's side of
+that conversation is `local_via_starter`, which this backend owns and
+delegates to (the job record both share is `local_job`).
 
 A job's life here:
 
@@ -53,13 +56,10 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from skyflock.backends.base import (
     BackendEvent,
     CancelReason,
-    ExitReason,
     JobExited,
     JobLost,
     JobStarted,
@@ -72,6 +72,7 @@ from skyflock.backends.base import (
     Usage,
 )
 from skyflock.backends.local_capacity import machine_slot
+from skyflock.backends.local_job import LocalJob
 from skyflock.backends.local_limits import (
     CgroupV2,
     address_space_backstop,
@@ -83,13 +84,10 @@ from skyflock.backends.local_limits import (
     set_address_space_limit,
 )
 from skyflock.backends.local_logs import CentralLogs, StartError
+from skyflock.backends.local_via_starter import StarterLink
 from skyflock.backends.starter_client import StarterClient, StarterGone
 
 log = logging.getLogger(__name__)
-
-_STAGES: dict[str, StartStage] = {
-    s: s for s in ("cwd", "executable", "stdin", "stdout", "stderr", "container")
-}
 
 
 class _Spawn(subprocess.Popen[bytes]):
@@ -102,38 +100,6 @@ class _Spawn(subprocess.Popen[bytes]):
 
     def __del__(self) -> None:
         pass
-
-
-@dataclass(slots=True, eq=False)
-class _Job:
-    """A running job as the backend tracks it."""
-
-    job_id: str
-    pid: int
-    """0 while the starter has not yet reported the start."""
-    pgid: int
-    pidfd: int
-    """-1 when the starter watches it (its exit comes over the starter's connection)."""
-    child: bool
-    """Our own or the starter's child (exit status readable), or adopted after a restart."""
-    spec: LaunchSpec | None
-    memory_limit_kib: int | None
-    watched_since: float
-    """Event-loop time from which the resident-set watch looks at the job."""
-    copies: list[tuple[str, str]] = field(default_factory=list)
-    cgroup: str | None = None
-    reason: ExitReason | None = None
-    detail: str = ""
-    kill_deadline: float | None = None
-    kill_handle: asyncio.TimerHandle | None = None
-    walltime_handle: asyncio.TimerHandle | None = None
-    peak_rss_kib: int = 0
-    cpu_user_s: float | None = None
-    cpu_sys_s: float | None = None
-    pending_signal: int | None = None
-    """A signal asked for before the pid was known (in-process mode never has one)."""
-    staged: bool = False
-    """Handed to the starter to start once the job it follows has been reaped."""
 
 
 class LocalBackend:
@@ -181,22 +147,16 @@ class LocalBackend:
         )
         self._logs = CentralLogs(self.data_dir)
         self._poll_s = memory_poll_s
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: dict[str, LocalJob] = {}
         self._pending: list[BackendEvent] = []
         self._wakeup = asyncio.Event()
         self._watch_handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._exits = select.epoll()
-        self._by_pidfd: dict[int, _Job] = {}
+        self._by_pidfd: dict[int, LocalJob] = {}
         self._boot_id = boot_id()
         self._use_starter = starter
-        self._starter: StarterClient | None = None
-        self._starter_running: dict[str, dict[str, Any]] = {}
-        """Jobs the starter runs that this manager has not taken over (after a restart)."""
-        self._recorded: dict[str, dict[str, Any]] = {}
-        """Exits the starter kept for jobs this manager does not watch (ended while it was down)."""
-        self._dropped: set[str] = set()
-        """Staged jobs the starter dropped whose `JobLost` the manager has not read yet."""
+        self._via_starter = StarterLink(self)
         self._cgroup: CgroupV2 | None = None
         if use_cgroups:
             self._cgroup, why = CgroupV2.detect(f"skyflock-{name}")
@@ -231,10 +191,11 @@ class LocalBackend:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
         out, self._pending = self._pending, []
-        if self._dropped:
+        dropped = self._via_starter.dropped
+        if dropped:
             for event in out:
                 if isinstance(event, JobLost):
-                    self._dropped.discard(event.job_id)
+                    dropped.discard(event.job_id)
         return out
 
     def log_paths(self, job_id: str) -> LogPaths:
@@ -246,11 +207,11 @@ class LocalBackend:
         lost: list[BackendEvent] = []
         if self._use_starter:
             with contextlib.suppress(StarterGone):  # then the jobs are adopted by pid, or lost
-                self._ensure_starter(loop)
+                self._via_starter.ensure(loop)
         for record in running:
             if record.job_id in self._jobs:
                 continue
-            if self._use_starter and self._take_over(loop, record):
+            if self._use_starter and self._via_starter.take_over(loop, record):
                 continue
             why = self._adopt(loop, record)
             if why:
@@ -272,9 +233,7 @@ class LocalBackend:
         if self._watch_handle is not None:
             self._watch_handle.cancel()
             self._watch_handle = None
-        if self._starter is not None:
-            self._starter.close(wait=vacate)
-            self._starter = None
+        self._via_starter.close(wait=vacate)
         if self._loop is not None and not self._loop.is_closed():
             self._loop.remove_reader(self._exits.fileno())
         self._loop = None
@@ -289,7 +248,7 @@ class LocalBackend:
         known = self._jobs.get(spec.job_id)
         if known is not None and known.staged:
             return  # handed over by `stage`: it starts when the job before it is reaped
-        if spec.job_id in self._dropped:
+        if spec.job_id in self._via_starter.dropped:
             return  # dropped while staged: its `JobLost` is on its way to the manager
         if known is not None:
             raise ValueError(f"job {spec.job_id} is already running on {self.name}")
@@ -302,7 +261,7 @@ class LocalBackend:
             )
             return
         if self._use_starter:
-            self._start_via_starter(loop, spec)
+            self._via_starter.start(loop, spec)
             return
         try:
             streams = self._logs.open_streams(spec)
@@ -335,7 +294,7 @@ class LocalBackend:
         pid = proc.pid
         stat = read_proc_stat(pid)  # not reaped yet, so still there
         limit = spec.memory_limit_mib
-        job = _Job(
+        job = LocalJob(
             job_id=spec.job_id,
             pid=pid,
             pgid=pid,
@@ -376,55 +335,20 @@ class LocalBackend:
         `JobStarted`, or `JobLost` if it was dropped (a `cancel` of `after`, or
         of the staged job itself); `start` of a staged job is a no-op.
         """
-        before = self._jobs.get(after)
-        if (
-            not self._use_starter
-            or self._starter is None
-            or self._starter.closed
-            or before is None
-            or before.pidfd >= 0
-            or before.reason is not None
-            or spec.job_id in self._jobs
-            or spec.container_image
-        ):
-            return False
-        loop = self._running_loop()
-        self._start_via_starter(loop, spec, after=after)
-        job = self._jobs.get(spec.job_id)
-        if job is None:
-            return False
-        job.staged = True
-        return True
+        return self._via_starter.stage(spec, after)
 
     def acknowledge(self, job_ids: Iterable[str]) -> None:
         """The ends of these jobs are committed: the starter may forget their exits."""
-        ids = list(job_ids)
-        if ids and self._starter is not None:
-            self._starter.send({"op": "ack", "ids": ids})
+        self._via_starter.acknowledge(job_ids)
 
     def recorded_exit(self, job_id: str, spec: LaunchSpec | None) -> JobExited | None:
         """The exit the starter kept for a job this manager never saw start (after a restart)."""
-        if self._use_starter:
-            with contextlib.suppress(StarterGone):
-                self._ensure_starter(self._running_loop())
-        record = self._recorded.get(job_id)
-        if record is None or not _ends_run(record, spec.run if spec is not None else 0):
-            return None  # none, or an earlier run's, whose end the store already holds
-        del self._recorded[job_id]
-        limit = spec.memory_limit_mib if spec is not None else None
-        job = _Job(
-            job_id=job_id,
-            pid=int(record["pid"]),
-            pgid=int(record["pid"]),
-            pidfd=-1,
-            child=True,
-            spec=spec,
-            memory_limit_kib=None if limit is None else limit * 1024,
-            watched_since=0.0,
-        )
-        if self._cgroup is not None and os.path.isdir(self._cgroup.job_dir(job_id)):
-            job.cgroup = self._cgroup.job_dir(job_id)
-        return self._starter_exit_event(job, record)
+        return self._via_starter.recorded_exit(job_id, spec)
+
+    @property
+    def _starter(self) -> StarterClient | None:
+        """The connection to the starter, if one is open (tests read the starter's pid from it)."""
+        return self._via_starter.client
 
     @property
     def running(self) -> list[str]:
@@ -444,7 +368,7 @@ class LocalBackend:
             self._loop = loop
         return loop
 
-    def _watch_exit(self, job: _Job) -> None:
+    def _watch_exit(self, job: LocalJob) -> None:
         self._jobs[job.job_id] = job
         self._by_pidfd[job.pidfd] = job
         self._exits.register(job.pidfd, select.EPOLLIN)
@@ -492,7 +416,7 @@ class LocalBackend:
             return f"its process {record.pid} is gone (the pid now belongs to another process)"
         spec = record.spec
         limit = spec.memory_limit_mib if spec is not None else None
-        job = _Job(
+        job = LocalJob(
             job_id=record.job_id,
             pid=record.pid,
             pgid=record.pgid,
@@ -514,7 +438,7 @@ class LocalBackend:
         self._ensure_watch(loop)
         return ""
 
-    def _forget(self, job: _Job) -> None:
+    def _forget(self, job: LocalJob) -> None:
         """Stop watching `job` without touching its process."""
         if job.pidfd >= 0:
             del self._by_pidfd[job.pidfd]
@@ -523,7 +447,7 @@ class LocalBackend:
             if handle is not None:
                 handle.cancel()
 
-    def _terminate(self, job: _Job, grace_s: float) -> None:
+    def _terminate(self, job: LocalJob, grace_s: float) -> None:
         """SIGTERM now and SIGKILL after `grace_s` (an earlier pending SIGKILL stands)."""
         loop = self._running_loop()
         if grace_s <= 0:
@@ -539,13 +463,13 @@ class LocalBackend:
         job.kill_deadline = deadline
         job.kill_handle = loop.call_at(deadline, self._signal, job, signal.SIGKILL)
 
-    def _signal(self, job: _Job, sig: signal.Signals) -> None:
+    def _signal(self, job: LocalJob, sig: signal.Signals) -> None:
         if self._jobs.get(job.job_id) is not job:
             return
-        if job.pidfd < 0 and self._starter is not None and not self._starter.closed:
+        if job.pidfd < 0 and self._via_starter.connected:
             # The starter knows the job even before its pid is reported here, and drops
             # whatever was staged behind it (or the job itself, if only staged).
-            self._starter.send({"op": "kill", "id": job.job_id, "sig": int(sig)})
+            self._via_starter.kill(job.job_id, sig)
         elif job.pgid == 0:  # not started yet: sent when it is
             if job.pending_signal != signal.SIGKILL:
                 job.pending_signal = sig
@@ -556,7 +480,7 @@ class LocalBackend:
         if sig == signal.SIGKILL and job.cgroup is not None:
             CgroupV2.kill(job.cgroup)
 
-    def _over_time(self, job: _Job) -> None:
+    def _over_time(self, job: LocalJob) -> None:
         job.walltime_handle = None
         spec = job.spec
         if spec is None or spec.walltime_s is None:  # pragma: no cover - set only with a spec
@@ -566,7 +490,7 @@ class LocalBackend:
             job.detail = f"ran longer than its limit of {spec.walltime_s:g} s"
         self._terminate(job, spec.vacate_grace_s)
 
-    def _over_memory(self, job: _Job, rss_kib: int) -> None:
+    def _over_memory(self, job: LocalJob, rss_kib: int) -> None:
         if job.reason is None or job.reason == "adopted":
             job.reason = "memory"
             job.detail = (
@@ -602,7 +526,7 @@ class LocalBackend:
         if watched:
             self._ensure_watch(loop)
 
-    def _on_exit(self, job: _Job) -> None:
+    def _on_exit(self, job: LocalJob) -> None:
         """The job's leader exited: reap it, clean up, report."""
         if self._jobs.get(job.job_id) is not job:  # pragma: no cover - reader removed first
             return
@@ -630,7 +554,7 @@ class LocalBackend:
         self._emit(self._exit_event(job, exit_code, exit_signal, usage))
 
     def _exit_event(
-        self, job: _Job, exit_code: int | None, exit_signal: int | None, usage: Usage
+        self, job: LocalJob, exit_code: int | None, exit_signal: int | None, usage: Usage
     ) -> JobExited:
         """The reaped job's `JobExited`: why it ended (cgroup OOM, peak memory), its usage."""
         if job.cgroup is not None:
@@ -669,7 +593,7 @@ class LocalBackend:
         )
 
     @staticmethod
-    def _own_max_rss(ru_maxrss: int, job: _Job, own_hiwater: int | None = None) -> int | None:
+    def _own_max_rss(ru_maxrss: int, job: LocalJob, own_hiwater: int | None = None) -> int | None:
         """The job's own peak RSS, KiB, or None when `wait4` cannot tell it.
 
         The kernel folds the spawning process's resident high-water mark into
@@ -681,245 +605,3 @@ class LocalBackend:
         if ru_maxrss > own_hiwater:
             return max(ru_maxrss, job.peak_rss_kib)
         return job.peak_rss_kib or None
-
-    # -- through the starter ---------------------------------------------------------------
-
-    def _ensure_starter(self, loop: asyncio.AbstractEventLoop) -> StarterClient:
-        """The connection to the data dir's starter, made (and the starter started) if need be."""
-        if self._starter is not None and not self._starter.closed:
-            return self._starter
-        client = StarterClient.connect(self.data_dir, self.name)
-        self._starter = client
-        client.attach(loop, self._on_starter_message, self._on_starter_lost)
-        for run in client.hello.get("running", ()):
-            if run["id"] not in self._jobs:
-                self._starter_running[str(run["id"])] = run
-        for record in client.hello.get("exits", ()):
-            self._on_starter_exit(record)
-        for job_id in client.hello.get("dropped", ()):
-            self._on_starter_dropped(str(job_id))
-        return client
-
-    def _start_via_starter(
-        self, loop: asyncio.AbstractEventLoop, spec: LaunchSpec, *, after: str | None = None
-    ) -> None:
-        try:
-            client = self._ensure_starter(loop)
-        except StarterGone as e:
-            self._fail(spec, "executable", f"the local starter is not available: {e}")
-            return
-        self._logs.log_paths(spec.job_id)  # refuses an id that cannot name a log directory
-        cgroup = self._make_cgroup(spec)
-        limit = spec.memory_limit_mib
-        job = _Job(
-            job_id=spec.job_id,
-            pid=0,
-            pgid=0,
-            pidfd=-1,
-            child=True,
-            spec=spec,
-            memory_limit_kib=None if limit is None else limit * 1024,
-            watched_since=loop.time() + self._poll_s / 2,
-            cgroup=cgroup,
-        )
-        self._jobs[spec.job_id] = job
-        self._starter_running.pop(spec.job_id, None)
-        self._recorded.pop(spec.job_id, None)
-        if spec.walltime_s is not None:
-            job.walltime_handle = loop.call_later(spec.walltime_s, self._over_time, job)
-        client.send(
-            {
-                "op": "launch",
-                "jobs": [
-                    {
-                        "id": spec.job_id,
-                        "argv": spec.argv,
-                        "cwd": spec.cwd,
-                        "env": dict(spec.env),
-                        "stdin": spec.stdin_path,
-                        "stdout": spec.stdout_path,
-                        "stderr": spec.stderr_path,
-                        "cgroup": cgroup,
-                        "as_limit": (
-                            address_space_backstop(limit)
-                            if limit is not None and cgroup is None
-                            else None
-                        ),
-                        "after": after,
-                        "run": spec.run,
-                    }
-                ],
-            }
-        )
-
-    def _on_starter_message(self, message: dict[str, Any]) -> None:
-        if message.get("op") != "events":
-            return
-        events = message.get("events")
-        if not isinstance(events, list):
-            return
-        for event in events:
-            kind = event.get("k")
-            try:
-                if kind == "started":
-                    self._on_starter_started(event)
-                elif kind == "failed":
-                    self._on_starter_failed(event)
-                elif kind == "exited":
-                    self._on_starter_exit(event)
-                elif kind == "dropped":
-                    self._on_starter_dropped(str(event["id"]))
-            except Exception:  # one bad event must not stop the others
-                log.exception("local starter: cannot handle %r", event)
-
-    def _on_starter_started(self, event: dict[str, Any]) -> None:
-        job_id = str(event["id"])
-        job = self._jobs.get(job_id)
-        if job is None or job.pidfd >= 0 or job.pid:
-            self._starter_running[job_id] = event
-            return
-        pid = int(event["pid"])
-        job.pid = job.pgid = pid
-        job.staged = False
-        started_at = float(event["started_at"])
-        if job.memory_limit_kib is not None and job.cgroup is None and self._loop is not None:
-            self._ensure_watch(self._loop)
-        self._emit(
-            JobStarted(
-                job_id=job_id,
-                pid=pid,
-                pgid=pid,
-                started_at=started_at,
-                process_start=float(event.get("process_start") or started_at),
-                boot_id=self._boot_id,
-                process_key=str(event.get("process_key") or ""),
-            )
-        )
-        if job.pending_signal is not None:
-            sig, job.pending_signal = job.pending_signal, None
-            self._signal(job, signal.Signals(sig))
-
-    def _never_started(self, job_id: str) -> bool:
-        """Forget a job the starter did not start (dropped, or failed); False if not such a job."""
-        job = self._jobs.get(job_id)
-        if job is None or job.pidfd >= 0 or job.pid:
-            return False
-        del self._jobs[job_id]
-        self._forget(job)
-        if job.cgroup is not None:
-            CgroupV2.remove(job.cgroup)
-        return True
-
-    def _on_starter_dropped(self, job_id: str) -> None:
-        if self._never_started(job_id):
-            self._dropped.add(job_id)
-            self._emit(JobLost(job_id, "its start was called off", time.time()))
-
-    def _on_starter_failed(self, event: dict[str, Any]) -> None:
-        job_id = str(event["id"])
-        if self._never_started(job_id):
-            stage = _STAGES.get(str(event.get("stage")), "executable")
-            self._emit(JobStartFailed(job_id, stage, str(event.get("why")), time.time()))
-
-    def _on_starter_exit(self, record: dict[str, Any]) -> None:
-        job_id = str(record["id"])
-        job = self._jobs.get(job_id)
-        if job is None or job.pidfd >= 0 or job.pid != int(record["pid"]):
-            run = self._starter_running.get(job_id)
-            if run is not None and int(run["pid"]) == int(record["pid"]):
-                del self._starter_running[job_id]
-            self._recorded[job_id] = record  # recovery asks for it
-            return
-        del self._jobs[job_id]
-        self._forget(job)
-        self._emit(self._starter_exit_event(job, record))
-
-    def _starter_exit_event(self, job: _Job, record: dict[str, Any]) -> JobExited:
-        status = int(record["status"])
-        exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-        exit_signal = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        usage = Usage(
-            float(record["utime"]),
-            float(record["stime"]),
-            self._own_max_rss(int(record["maxrss"]), job, int(record["hiwater"])),
-        )
-        problems = str(record.get("detail") or "")
-        if problems:
-            job.detail = f"{job.detail}; {problems}" if job.detail else problems
-        return self._exit_event(job, exit_code, exit_signal, usage)
-
-    def _take_over(self, loop: asyncio.AbstractEventLoop, record: RunningRecord) -> bool:
-        """Watch a job the starter ran for the previous manager; False when it has none."""
-        spec = record.spec
-        limit = spec.memory_limit_mib if spec is not None else None
-        ended = self._recorded.get(record.job_id)
-        if ended is not None and _ends_run(ended, spec.run if spec is not None else 0, record.pid):
-            del self._recorded[record.job_id]
-        else:
-            ended = None  # an earlier run's, whose end the store already holds
-        run = self._starter_running.pop(record.job_id, None)
-        if ended is None and run is None:
-            return False
-        pid = int((ended if ended is not None else run or {})["pid"])
-        job = _Job(
-            job_id=record.job_id,
-            pid=pid,
-            pgid=pid,
-            pidfd=-1,
-            child=True,
-            spec=spec,
-            memory_limit_kib=None if limit is None else limit * 1024,
-            watched_since=loop.time(),
-        )
-        if self._cgroup is not None and os.path.isdir(self._cgroup.job_dir(record.job_id)):
-            job.cgroup = self._cgroup.job_dir(record.job_id)
-        if ended is not None:
-            self._emit(self._starter_exit_event(job, ended))
-            return True
-        self._jobs[record.job_id] = job
-        if spec is not None and spec.walltime_s is not None:
-            left = spec.walltime_s - (time.time() - record.started_at)
-            job.walltime_handle = loop.call_later(max(0.0, left), self._over_time, job)
-        if limit is not None and job.cgroup is None:
-            self._ensure_watch(loop)
-        return True
-
-    def _on_starter_lost(self) -> None:
-        """The starter went away: watch its jobs by pid (exit status unknown), or report them lost."""
-        self._starter = None
-        loop = self._loop
-        now = time.time()
-        gone = [j for j in self._jobs.values() if j.pidfd < 0]
-        if gone:
-            log.warning("local starter: connection lost with %d jobs running", len(gone))
-        for job in gone:
-            pidfd = -1
-            if job.pid and loop is not None:
-                with contextlib.suppress(OSError):
-                    pidfd = os.pidfd_open(job.pid)
-            if pidfd < 0:
-                del self._jobs[job.job_id]
-                self._forget(job)
-                self._emit(JobLost(job.job_id, "the local starter ended while the job ran", now))
-                continue
-            job.pidfd = pidfd
-            job.child = False
-            if job.reason is None:
-                job.reason = "adopted"
-            del self._jobs[job.job_id]
-            self._watch_exit(job)
-            if loop is not None:
-                self._ensure_watch(loop)
-
-
-def _ends_run(record: Mapping[str, Any], run: int, pid: int | None = None) -> bool:
-    """Whether an exit the starter kept ends run `run` of its job (the process `pid`).
-
-    The starter keeps a job's last exit until the manager acknowledges it, after
-    its store has it; an acknowledgement lost to a restart leaves the exit of a run
-    the store already counted, which must not end the job's next run as well.
-    """
-    kept = int(record.get("run") or 0)
-    if run and kept:
-        return kept == run
-    return pid is None or int(record["pid"]) == pid
