@@ -19,6 +19,7 @@ import time
 
 from skyflock.manager.dispatching import Dispatching
 from skyflock.manager.loop_state import PendingWrites
+from skyflock.manager.snapshot import ClaimInfo
 from skyflock.manager.userlog import committed_entries, write_entries
 from skyflock.store import JobBatch
 
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 
 class Flushing(Dispatching):
     """The write-behind pass."""
+
+    _in_flight: asyncio.Task[None] | None = None
+    """The last write pass; `stop` waits for it (bounded) before the store is closed."""
 
     async def _flusher(self) -> None:
         while not self._stopping:
@@ -48,8 +52,11 @@ class Flushing(Dispatching):
 
     async def _flush_locked(self) -> None:
         """Commit every queued transition and the claims' refills (the lock is held)."""
+        await self._settle_write_pass()
         refills = list(self._refill.values())
         self._refill.clear()
+        if self._stopping:
+            refills = []  # no new matches while stopping: nothing would start them
         for claim in refills:
             if claim.released:
                 continue
@@ -60,6 +67,27 @@ class Flushing(Dispatching):
         batch, self._pending = self._pending, PendingWrites()
         if not batch:
             return
+        task = asyncio.get_running_loop().create_task(
+            self._write_pass(batch, refills), name="write-pass"
+        )
+        self._in_flight = task
+        await asyncio.shield(task)
+
+    async def _settle_write_pass(self) -> None:
+        """Wait for a write pass whose caller was cancelled (by `stop`) to end."""
+        task = self._in_flight
+        if task is not None and not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # its own caller is gone: report it here
+                log.exception("writing job transitions to the store failed")
+
+    async def _write_pass(self, batch: PendingWrites, refills: list[ClaimInfo]) -> None:
+        """The commit and what follows it, as one task: cancelling the caller that awaits
+        it (`stop` cancels the flusher) leaves it to finish, so a commit is never cut off
+        from its acknowledgement to the starter."""
         started = time.perf_counter()
         moved_matches = await asyncio.to_thread(self._write, batch, self.clock())
         self.stats.flushes += 1
@@ -71,7 +99,9 @@ class Flushing(Dispatching):
                     acknowledge(batch.runs)
         if batch.matches:
             self._after_match(batch.matches, moved_matches)
-            for claim in refills:
+            # Stopping: the committed matches stay Idle/dispatching with nothing started;
+            # recovery finds no process for them and puts them back to Idle.
+            for claim in [] if self._stopping else refills:
                 await self._start_next(claim)
                 if claim.running is None and not claim.queue and not claim.released:
                     self._release(claim)

@@ -33,7 +33,9 @@ other transition is committed by the next flush (tens of milliseconds). A
 crash in between loses nothing: recovery finds the process, or the exit
 the local starter kept (`backends.local_starter`), or puts the job back to
 Idle. User actions and cycles take the store lock and flush first, so they
-always act on the committed state.
+always act on the committed state. A clean stop lets a write pass in flight
+finish with its acknowledgement to the starter (it starts no new job), then
+commits what is still queued, waiting at most `stop_timeout` for the store.
 
 The parts live in their own modules, one class each building on the last:
 `loop_state` (shared state) -> `dispatching` -> `flushing` -> `reconciling`
@@ -103,7 +105,21 @@ class ManagerLoop(Actions):
             )
         self.trigger()
 
+    stop_timeout: float = 30.0
+    """How long `stop` waits for the store's last write pass before giving up on it."""
+
+    writes_settled: bool = True
+    """False once `stop` gave up waiting for the store (a write pass or another call may
+    still run in a worker thread): the store must not be closed under it."""
+
     async def stop(self) -> None:
+        """Stop the tasks, let a write pass in flight finish, commit what is still queued.
+
+        Cancelling a task does not cancel its write pass (`Flushing._write_pass`): the
+        commit is followed by its acknowledgement to the starter, and no new job starts.
+        A database stuck beyond `stop_timeout` is logged and left behind, with what it
+        had not committed yet: recovery finds those jobs at the next start.
+        """
         self._stopping = True
         for task in self._tasks:
             task.cancel()
@@ -111,10 +127,24 @@ class ManagerLoop(Actions):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        async with self.lock:
-            await self._flush_locked()
+        try:
+            await asyncio.wait_for(self._last_flush(), self.stop_timeout)
+        except TimeoutError:
+            self.writes_settled = False
+            log.error(
+                "stop: the store's write pass did not finish within %.1f s;"
+                " stopping without it (recovery settles its jobs at the next start)",
+                self.stop_timeout,
+            )
+            return
+        except Exception:
+            log.exception("stop: writing the last job transitions to the store failed")
         with contextlib.suppress(Exception):
             self.store.accounting.save(self.accounting)
+
+    async def _last_flush(self) -> None:
+        async with self.lock:
+            await self._flush_locked()  # waits for a write pass in flight first
 
     async def wait_changed(self, timeout: float) -> None:
         """Wait until the queue changes (a flush committed something), or `timeout`."""

@@ -140,12 +140,14 @@ class Manager:
 
     async def stop(self) -> None:
         gc.unfreeze()
+        settled = True
         if self._loop is not None:
             await self._loop.stop()
+            settled = self._loop.writes_settled
             for backend in self._loop.backends.values():
                 await backend.close(vacate=False)
-        if self._store is not None:
-            self._store.close()
+        if self._store is not None and settled:
+            self._store.close()  # a store still busy in a worker thread is left to the exit
         self._loop = None
         self._store = None
 
