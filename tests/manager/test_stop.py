@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from skyflock.manager.flushing import Flushing
 from skyflock.manager.loop_state import PendingWrites
 from skyflock.manager.settings import settings_from_mapping
 from skyflock.store import Store
+from skyflock.store.jobs import JobQueue
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -121,5 +123,39 @@ def test_stop_gives_up_on_a_stuck_write_pass_after_its_timeout(
         assert "did not finish within 0.2 s" in caplog.text
         assert slow.done_at is None and slow.closed_at is None  # not closed under the pass
         assert acks == []
+
+    asyncio.run(main())
+
+
+def test_stop_lets_a_match_commit_in_flight_finish_before_the_store_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The negotiator's own store calls (match, preempt, hold) run like the write pass:
+    cancelling the cycle leaves the call in its thread to finish, and stop waits for it."""
+    committed = threading.Event()
+    times: dict[str, float] = {}
+    match = JobQueue.match
+    close = Store.close
+
+    def slow_match(queue: JobQueue, *args: Any, **kwargs: Any) -> Any:
+        result = match(queue, *args, **kwargs)
+        committed.set()
+        time.sleep(0.5)
+        times["match done"] = time.monotonic()
+        return result
+
+    def recorded_close(store: Store) -> None:
+        times["closed"] = time.monotonic()
+        close(store)
+
+    monkeypatch.setattr(JobQueue, "match", slow_match)
+    monkeypatch.setattr(Store, "close", recorded_close)
+
+    async def main() -> None:
+        m, _ = await started_with_a_job(tmp_path)
+        await until(committed)  # the cycle's match is committed; its thread still runs
+        await m.stop()
+        assert "match done" in times, "stop returned before the match call ended"
+        assert times["closed"] >= times["match done"]
 
     asyncio.run(main())

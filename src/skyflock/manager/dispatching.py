@@ -20,7 +20,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import ParamSpec, TypeVar
 
 from skyflock.classad import ClassAd, symmetric_match
 from skyflock.core.carve import request_of
@@ -41,6 +42,9 @@ from skyflock.manager.snapshot import (
 
 log = logging.getLogger(__name__)
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
 REUSE_SCAN = 64
 """Idle jobs of the submitter looked at when a claim asks for more work."""
 SHORT_RUN = 1.0
@@ -54,6 +58,28 @@ message to the backend for every few jobs rather than one for each."""
 
 class Dispatching(LoopState):
     """Reserving, committing and starting matched jobs; claim reuse."""
+
+    _store_calls: set[asyncio.Task[object]] | None = None
+    """Store calls a cycle or an action runs in worker threads (`_in_thread`)."""
+
+    async def _in_thread(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """Run a store call in a worker thread as a task of its own.
+
+        Cancelling the caller (`stop` cancels the negotiator) leaves the call to
+        finish, and `stop` waits for it before the store is closed: a commit is
+        never cut off in the middle, and the store is not closed under a thread.
+        What the caller would have done after it does not run; recovery settles
+        those jobs at the next start, as for any stop.
+        """
+        task: asyncio.Task[_T] = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(fn, *args, **kwargs)
+        )
+        if self._store_calls is None:
+            self._store_calls = set()
+        calls = self._store_calls
+        calls.add(task)
+        task.add_done_callback(calls.discard)
+        return await asyncio.shield(task)
 
     def _prepare(self, job: LiveJob, claim: ClaimInfo) -> str | None:
         """Build the job's launch for `claim`; returns why not when it cannot run."""
@@ -98,12 +124,12 @@ class Dispatching(LoopState):
             matches.append(self._reserve(job, claim))
         for reason, ids in bad.items():
             code = int(policy.HoldCode.FAILED_TO_CREATE_PROCESS)
-            held = await asyncio.to_thread(self.store.jobs.hold, ids, reason, code, now=now)
+            held = await self._in_thread(self.store.jobs.hold, ids, reason, code, now=now)
             for job_id in held.moved:
                 self._mark_held(job_id, reason, code, 0, now)
                 self._to_state(job_id, HELD)
         if matches:
-            result = await asyncio.to_thread(self.store.jobs.match, matches, now=now)
+            result = await self._in_thread(self.store.jobs.match, matches, now=now)
             self._after_match(matches, result.moved)
         for _, claim in pairs:
             await self._start_next(claim)

@@ -74,7 +74,10 @@ class Flushing(Dispatching):
         await asyncio.shield(task)
 
     async def _settle_write_pass(self) -> None:
-        """Wait for a write pass whose caller was cancelled (by `stop`) to end."""
+        """Wait for the store calls and the write pass whose callers were cancelled
+        (by `stop`) to end."""
+        if self._store_calls:
+            await asyncio.wait(set(self._store_calls))
         task = self._in_flight
         if task is not None and not task.done():
             try:

@@ -226,7 +226,7 @@ class ManagerLoop(Actions):
                 text = f"{text}: {p.detail}"
             by_reason.setdefault(text, []).append(p.job_id)
         for reason, ids in by_reason.items():
-            result = await asyncio.to_thread(self.store.jobs.preempt, ids, reason, now=now)
+            result = await self._in_thread(self.store.jobs.preempt, ids, reason, now=now)
             for job_id in result.moved:
                 job = self.live.get(job_id)
                 if job is None:
