@@ -1,5 +1,5 @@
-"""Two real `skyflock server`s on one PostgreSQL database, with different data
-dirs and ports: the second exits 1 with one message naming the database and
+"""Two real `skyflock server`s on one database (PostgreSQL, or one SQLite file), with
+different data dirs and ports: the second exits 1 with one message naming the database and
 starts nothing; once the first stops, a server starts on that database again."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from tests.cli.server_fixture import ServerProcess, free_port, skyflock_argv
 from tests.store.test_database_lock import fresh_database
 
-pytestmark = [pytest.mark.postgres, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.timeout(120)]
 
 
 @pytest.fixture
@@ -23,6 +23,7 @@ def pg_database() -> Iterator[str]:
     yield from fresh_database()
 
 
+@pytest.mark.postgres
 def test_a_second_server_on_the_same_database_exits_1_naming_it(
     tmp_path: Path, pg_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -53,3 +54,28 @@ def test_a_second_server_on_the_same_database_exits_1_naming_it(
     (tmp_path / "three").mkdir()
     third = ServerProcess.start(tmp_path / "three")  # the lock went with the first server
     third.stop()
+
+
+def test_a_second_server_on_the_same_sqlite_file_exits_1_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared" / "queue.db"
+    monkeypatch.setenv("SKYFLOCK_DATABASE_URL", f"sqlite:///{shared}")
+    (tmp_path / "one").mkdir()
+    first = ServerProcess.start(tmp_path / "one")
+    try:
+        second = subprocess.run(
+            [*skyflock_argv(), "server", "--port", str(free_port()), "--data-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ},
+            timeout=60,
+        )
+        assert second.returncode == 1
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1, second.stderr
+        assert lines[0].startswith("skyflock server: another skyflock server (skyflock server pid ")
+        assert f"is using the SQLite database {shared}" in lines[0]
+        assert first.process.poll() is None
+    finally:
+        first.stop()

@@ -6,6 +6,7 @@ and other test processes share ``test``) and drops it afterwards.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,8 +47,28 @@ def other_pg_database() -> Iterator[str]:
     yield from fresh_database()
 
 
-def test_sqlite_needs_no_database_lock(tmp_path: Path) -> None:
-    assert lock_database(f"sqlite:///{tmp_path}/skyflock.db") is None
+def test_an_in_memory_sqlite_database_needs_no_lock() -> None:
+    assert lock_database("sqlite://") is None
+    assert lock_database("sqlite:///:memory:") is None
+
+
+def test_one_sqlite_file_is_held_by_one_server_at_a_time(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/shared/skyflock.db"
+    first = lock_database(url)
+    assert first is not None and first.held
+    with pytest.raises(DatabaseInUse) as refused:
+        lock_database(url)
+    message = str(refused.value)
+    assert f"SQLite database {tmp_path}/shared/skyflock.db" in message
+    assert f"pid {os.getpid()}" in message
+    first.release()
+    assert not first.held
+    again = lock_database(url)  # released: the next server may have it
+    assert again is not None and again.held
+    again.release()
+    other = lock_database(f"sqlite:///{tmp_path}/other.db")  # another file never meets it
+    assert other is not None
+    other.release()
 
 
 def test_a_second_holder_is_refused_naming_the_database_and_the_first(pg_database: str) -> None:

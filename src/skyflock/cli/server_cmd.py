@@ -11,9 +11,10 @@ Before anything starts, the server takes a lock on its data dir
 checks that its port is free: a second server on the same state would run a
 second manager over the same queue and start its jobs twice, and one on a
 port in use would start the manager before failing to listen. Either
-mistake is one message and exit 1, with nothing started. On PostgreSQL it
-also takes the database's server lock (`manager.server.hold_database`): two
-servers with different data dirs must not share one database either.
+mistake is one message and exit 1, with nothing started. It also takes the
+database's server lock (`manager.server.hold_database`: an advisory lock on
+PostgreSQL, a `flock` beside the file on SQLite): two servers with different
+data dirs must not share one database either.
 Neighbours: `manager.settings.load_settings`, `manager.server.serve`.
 """
 
@@ -106,7 +107,7 @@ def server_command(
         fail(f"skyflock server: {exc}")
     lock = lock_data_dir(settings.data_dir)
     check_port(settings.host, settings.port)
-    database = hold_database(settings.database_url)  # PostgreSQL: one server per database
+    database = hold_database(settings.database_url)  # one server per database
     typer.echo(
         f"skyflock server at {settings.url} (data in {settings.data_dir}); Ctrl-C stops it",
         err=True,

@@ -73,7 +73,7 @@ def serve(settings: ServerSettings, *, lock_database: bool = True) -> None:
 
 
 def hold_database(url: str) -> DatabaseLock | None:
-    """The server lock of `url`'s database (None on SQLite), or exit 1 saying why not."""
+    """The server lock of `url`'s database (None for an in-memory one), or exit 1 saying why not."""
     try:
         return _lock_database(url)
     except (DatabaseInUse, StoreConfigError) as exc:

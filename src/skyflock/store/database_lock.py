@@ -1,16 +1,19 @@
-"""One server per PostgreSQL database: a session-level advisory lock held for the server's life.
+"""One server per database: an advisory lock held for the server's life.
 
 A server's data-dir lock (`server.lock`) keeps two servers off one data dir,
-and so off one SQLite file. Two servers with different data dirs pointed at
-the same PostgreSQL database would still both load the queue, match it and
-start every job twice. `lock_database` takes `pg_try_advisory_lock` on a
+and so off its default SQLite file. Two servers with different data dirs
+pointed at the same database (PostgreSQL, or one SQLite file named by
+`SKYFLOCK_DATABASE_URL`) would still both load the queue, match it and start
+every job twice. On SQLite, `lock_database` holds an exclusive `flock` on
+`<database file>.lock` (released when the process ends, however it ends).
+On PostgreSQL it takes `pg_try_advisory_lock` on a
 fixed key on a connection of its own, kept open until `DatabaseLock.release`
 (or the process's end, when PostgreSQL drops the session and its lock); a
 second server gets `DatabaseInUse`, naming the database and, when PostgreSQL
 can tell, the server that holds it. Advisory locks belong to one database,
 so servers on different databases of one PostgreSQL never meet.
 
-On SQLite there is nothing to take here: the file is under the data dir.
+An in-memory SQLite database needs no lock (no other process can open it).
 
 Neighbours: `manager.server.serve` takes it before anything starts;
 `store.migrations` uses another key for its upgrade lock.
@@ -20,9 +23,11 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
+from pathlib import Path
 from typing import Final
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -50,23 +55,21 @@ def describe_database(url: str) -> str:
 
 
 class DatabaseLock:
-    """The held lock: a connection that stays open until `release`."""
+    """The held lock: kept until `release` (or the process's end)."""
 
-    def __init__(self, engine: Engine, conn: Connection, database: str) -> None:
-        self._engine = engine
-        self._conn: Connection | None = conn
+    def __init__(self, release: Callable[[], None], database: str) -> None:
+        self._release: Callable[[], None] | None = release
         self.database = database
 
     @property
     def held(self) -> bool:
-        return self._conn is not None
+        return self._release is not None
 
     def release(self) -> None:
-        """Let the next server have the database (closing the session drops the lock)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-            self._engine.dispose()
+        """Let the next server have the database."""
+        if self._release is not None:
+            release, self._release = self._release, None
+            release()
 
     def __enter__(self) -> DatabaseLock:
         return self
@@ -82,7 +85,10 @@ def lock_database(url: str) -> DatabaseLock | None:
     naming the database when it cannot be reached.
     """
     parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql":
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _lock_sqlite_file(parsed.database)
+    if backend != "postgresql":
         return None
     database = describe_database(url)
     name = f"{APPLICATION_NAME} pid {os.getpid()} on {socket.gethostname()}"
@@ -113,7 +119,43 @@ def lock_database(url: str) -> DatabaseLock | None:
             f"another skyflock server{by} is using the {database}; stop it first, "
             "or point this one at another database with SKYFLOCK_DATABASE_URL"
         )
-    return DatabaseLock(engine, conn, database)
+
+    def close() -> None:  # closing the session drops the lock
+        conn.close()
+        engine.dispose()
+
+    return DatabaseLock(close, database)
+
+
+def _lock_sqlite_file(path: str | None) -> DatabaseLock | None:
+    """An exclusive `flock` on `<path>.lock`; None for an in-memory database."""
+    if not path or path == ":memory:" or path.startswith("file::memory:"):
+        return None
+    import fcntl
+
+    database = f"SQLite database {Path(path).resolve()}"
+    lock_path = Path(f"{path}.lock")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock_path.open("a+")
+    except OSError as exc:
+        raise StoreConfigError(f"cannot use the {database}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip()
+        handle.close()
+        by = f" ({APPLICATION_NAME} {holder})" if holder else ""
+        raise DatabaseInUse(
+            f"another skyflock server{by} is using the {database}; stop it first, "
+            "or point this one at another database with SKYFLOCK_DATABASE_URL"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    handle.flush()
+    return DatabaseLock(handle.close, database)
 
 
 def _holder(conn: Connection) -> str | None:
