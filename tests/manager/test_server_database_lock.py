@@ -18,6 +18,19 @@ from tests.store.test_database_lock import fresh_database
 pytestmark = [pytest.mark.timeout(120)]
 
 
+def refused_server(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """A second `skyflock server` on its own data dir and port; it must exit 1."""
+    second = subprocess.run(
+        [*skyflock_argv(), "server", "--port", str(free_port()), "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=60,
+    )
+    assert second.returncode == 1
+    return second
+
+
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     yield from fresh_database()
@@ -32,14 +45,7 @@ def test_a_second_server_on_the_same_database_exits_1_naming_it(
     first = ServerProcess.start(tmp_path / "one")
     try:
         second_dir = tmp_path / "two"
-        second = subprocess.run(
-            [*skyflock_argv(), "server", "--port", str(free_port()), "--data-dir", str(second_dir)],
-            capture_output=True,
-            text=True,
-            env={**os.environ},
-            timeout=60,
-        )
-        assert second.returncode == 1
+        second = refused_server(second_dir)
         lines = second.stderr.strip().splitlines()
         name = make_url(pg_database).database
         assert len(lines) == 1, second.stderr
@@ -64,14 +70,7 @@ def test_a_second_server_on_the_same_sqlite_file_exits_1_naming_it(
     (tmp_path / "one").mkdir()
     first = ServerProcess.start(tmp_path / "one")
     try:
-        second = subprocess.run(
-            [*skyflock_argv(), "server", "--port", str(free_port()), "--data-dir", str(tmp_path)],
-            capture_output=True,
-            text=True,
-            env={**os.environ},
-            timeout=60,
-        )
-        assert second.returncode == 1
+        second = refused_server(tmp_path)
         lines = second.stderr.strip().splitlines()
         assert len(lines) == 1, second.stderr
         assert lines[0].startswith("skyflock server: another skyflock server (skyflock server pid ")
