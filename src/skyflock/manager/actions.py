@@ -76,7 +76,7 @@ class Actions(Reconciling):
         async with self.lock:
             await self._flush_locked()
             now = self.clock()
-            result = await asyncio.to_thread(
+            result = await self._in_thread(
                 self.store.jobs.hold, ids, reason, code, subcode, now=now
             )
             unstarted: list[str] = []
@@ -94,13 +94,13 @@ class Actions(Reconciling):
                     self.live.set_state(job, HELD, VACATING)
                     self._cancel(job, "held")
             await self._vacate_unstarted(unstarted, HELD, now)
-            return Moved(result.moved, tuple((r.job_id, r.message) for r in result.refused))
+            return Moved.of(result)
 
     async def release(self, ids: Sequence[str]) -> Moved:
         async with self.lock:
             await self._flush_locked()
             now = self.clock()
-            result = await asyncio.to_thread(self.store.jobs.release, ids, now=now)
+            result = await self._in_thread(self.store.jobs.release, ids, now=now)
             for job_id in result.moved:
                 job = self.live.get(job_id)
                 if job is None:
@@ -114,13 +114,13 @@ class Actions(Reconciling):
                 self._user_log(job, None, partial(userlog.released, job_id, now, "via release"))
             if result.moved:
                 self.trigger()
-            return Moved(result.moved, tuple((r.job_id, r.message) for r in result.refused))
+            return Moved.of(result)
 
     async def remove(self, ids: Sequence[str], reason: str) -> Moved:
         async with self.lock:
             await self._flush_locked()
             now = self.clock()
-            result = await asyncio.to_thread(self.store.jobs.remove, ids, reason, now=now)
+            result = await self._in_thread(self.store.jobs.remove, ids, reason, now=now)
             unstarted: list[str] = []
             for job_id in result.moved:
                 job = self.live.get(job_id)
@@ -136,19 +136,19 @@ class Actions(Reconciling):
                     self.live.set_state(job, REMOVED, VACATING)
                     self._cancel(job, "removed")
             await self._vacate_unstarted(unstarted, REMOVED, now)
-            return Moved(result.moved, tuple((r.job_id, r.message) for r in result.refused))
+            return Moved.of(result)
 
     async def edit(self, ids: Sequence[str], attribute: str, expression: str, value: Any) -> Moved:
         async with self.lock:
             await self._flush_locked()
-            result = await asyncio.to_thread(self.store.jobs.edit, ids, {attribute: expression})
+            result = await self._in_thread(self.store.jobs.edit, ids, {attribute: expression})
             for job_id in result.moved:
                 job = self.live.get(job_id)
                 if job is not None:
                     job.ad[attribute] = value
             if result.moved:
                 self.trigger()
-            return Moved(result.moved, tuple((r.job_id, r.message) for r in result.refused))
+            return Moved.of(result)
 
     async def _vacate_unstarted(self, ids: list[str], status: int, now: float) -> None:
         """Jobs held or removed while queued on a claim have no process: settle them now."""
@@ -162,7 +162,7 @@ class Actions(Reconciling):
                 self.specs.pop(job_id, None)
                 job.claim = None
                 self.live.set_state(job, status, VACATING)
-        result = await asyncio.to_thread(self.store.jobs.vacated, ids, now=now)
+        result = await self._in_thread(self.store.jobs.vacated, ids, now=now)
         for job_id in result.moved:
             job = self.live.get(job_id)
             if job is not None:

@@ -59,9 +59,6 @@ message to the backend for every few jobs rather than one for each."""
 class Dispatching(LoopState):
     """Reserving, committing and starting matched jobs; claim reuse."""
 
-    _store_calls: set[asyncio.Task[object]] | None = None
-    """Store calls a cycle or an action runs in worker threads (`_in_thread`)."""
-
     async def _in_thread(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         """Run a store call in a worker thread as a task of its own.
 
@@ -74,11 +71,8 @@ class Dispatching(LoopState):
         task: asyncio.Task[_T] = asyncio.get_running_loop().create_task(
             asyncio.to_thread(fn, *args, **kwargs)
         )
-        if self._store_calls is None:
-            self._store_calls = set()
-        calls = self._store_calls
-        calls.add(task)
-        task.add_done_callback(calls.discard)
+        self._store_calls.add(task)
+        task.add_done_callback(self._store_calls.discard)
         return await asyncio.shield(task)
 
     def _prepare(self, job: LiveJob, claim: ClaimInfo) -> str | None:

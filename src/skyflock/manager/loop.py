@@ -189,7 +189,7 @@ class ManagerLoop(Actions):
             )
             self.ended.clear()
             if now - self._accounting_saved >= 5.0:
-                await asyncio.to_thread(self.store.accounting.save, self.accounting)
+                await self._in_thread(self.store.accounting.save, self.accounting)
                 self._accounting_saved = now
             snapshot = self.live.snapshot(self.clusters, self.accounting)
             plan = (

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from skyflock.backends.base import (
     CancelReason,
@@ -41,7 +42,7 @@ from skyflock.manager.snapshot import (
     LiveQueue,
 )
 from skyflock.manager.userlog import UserLogEntry, user_log_path
-from skyflock.store import ExitStatus, LogEntry, Store
+from skyflock.store import ExitStatus, LogEntry, Store, TransitionResult
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,10 @@ class Moved:
     moved: tuple[str, ...]
     refused: tuple[tuple[str, str], ...]
 
+    @classmethod
+    def of(cls, result: TransitionResult) -> Moved:
+        return cls(tuple(result.moved), tuple((r.job_id, r.message) for r in result.refused))
+
 
 class LoopState:
     """The loop's state and shared helpers (see the module docstring)."""
@@ -130,6 +135,9 @@ class LoopState:
         self._trigger = asyncio.Event()
         self._flush_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._store_calls: set[asyncio.Task[Any]] = set()
+        """Store calls running in worker threads (`Dispatching._in_thread`); `stop`
+        waits for them before the store is closed."""
         self._stopping = False
         self._accounting_saved = 0.0
         self._changed = asyncio.Event()
